@@ -1,0 +1,52 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is set up on the way.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test install browser lint bench bench-quality build check clean
+
+run: $(STAMP)
+	$(BIN)/qa build
+	$(BIN)/python app.py
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: an unpinned one drags in a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's chromium and a CJK font for the real-browser test (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto.*cjk" || \
+	  { (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
+	  echo "could not install chromium: the browser tests will skip"
+
+test: $(STAMP) browser
+	$(BIN)/ruff check qa app.py tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check qa app.py tests benchmarks
+
+build: $(STAMP)
+	$(BIN)/qa build
+
+check: $(STAMP)
+	$(BIN)/qa check
+
+bench-quality: $(STAMP)
+	$(BIN)/python benchmarks/quality.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/speed.py --quick
+
+clean:
+	rm -rf embeddings/gen-* embeddings/CURRENT embeddings/.work embeddings/.lock .pytest_cache

@@ -1,0 +1,146 @@
+"""Question (+ history) -> Answer: the articles' own sentences with [n] markers, or an honest "not found".
+
+No generative model: the answer is 1-3 evidence sentences quoted from the top passages, each
+followed by the marker of the passage it comes from. Follow-up questions borrow the previous
+question's words for the search, and the reply says what was searched.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+
+from . import storage
+from .config import Settings
+from .embedding import load_embedder
+from .evidence import KEYWORD_SUPPORT, MARGIN_THRESHOLD, Sentence, SentenceScorer, keyword_overlap, select
+from .search import Filters, Hit, Retriever
+from .text import is_chinese, query_tokens
+
+_FOLLOWUP_ZH = re.compile(r"^(那|那么|还有|另外|而且|并且|然后)|它|他们|她们|它们|这个|那个|这些|那些|该|其|此|呢[？?]?$")
+_FOLLOWUP_EN = re.compile(r"^(and|what about|how about|also|then|so)\b|\b(it|its|they|them|their|this|that|these|those|he|she|his|her)\b", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass
+class Answer:
+    question: str
+    searched_for: str
+    hits: list[Hit]
+    evidence: list[Sentence]
+    abstained: bool
+    language: str  # "zh" or "en": the reply follows the question
+    relevance: float | None = None  # best dense score minus the off-topic background's best
+    notice: str | None = None  # e.g. the question was cut to the length limit
+
+    def cited(self) -> list[int]:
+        """Hit indexes that the answer cites, in marker order ([1] is the first cited hit)."""
+        return list(dict.fromkeys(s.hit_index for s in self.evidence))
+
+    def answer_text(self) -> str:
+        zh = self.language == "zh"
+        if not self.question.strip():
+            return "请输入一个问题。" if zh else "Please type a question."
+        if self.abstained or not self.evidence:
+            return ("这些文章没有回答这个问题。下面折叠的是最接近的段落，仅供参考。" if zh else
+                    "The articles do not answer this. The closest passages are folded below, for reference only.")
+        lead = "以下是文章原文：" if zh else "In the articles' own words:"
+        sep = "" if zh else " "
+        parts = [f"{s.text}[{s.hit_index + 1}]" for s in self.evidence]
+        return f"{lead}{sep if not zh else ''}" + sep.join(parts)
+
+    def as_json(self) -> dict:
+        spans: dict[int, list[list[int]]] = {}
+        for s in self.evidence:
+            spans.setdefault(s.hit_index, []).append([s.start, s.end])
+        results = [{**h.as_json(), "evidence": spans.get(i, [])} for i, h in enumerate(self.hits)]
+        return {"question": self.question, "results": results, "answer": self.answer_text(),
+                "abstained": self.abstained, "searched_for": self.searched_for,
+                "evidence": [{"citation": s.hit_index + 1, "chunk_id": self.hits[s.hit_index].chunk_id,
+                              "text": s.text, "start": s.start, "end": s.end} for s in self.evidence],
+                "language": self.language, "relevance": None if self.relevance is None else round(self.relevance, 4),
+                "notice": self.notice}
+
+
+def clean_question(question: str, limit: int) -> tuple[str, str | None]:
+    """Strip control characters and outer space; cut an over-long question with a notice."""
+    q = _CONTROL.sub(" ", unicodedata.normalize("NFC", question or "")).strip()
+    if len(q) > limit:
+        return q[:limit], f"The question was cut to its first {limit} characters."
+    return q, None
+
+
+def searched_for(question: str, history: list[str]) -> str:
+    """The text to search: the question, plus the previous question when this one leans on it."""
+    if not history:
+        return question
+    prev = history[-1]
+    zh = is_chinese(question)
+    short = len(question) <= (12 if zh else 40)
+    leans = bool(_FOLLOWUP_ZH.search(question) if zh else _FOLLOWUP_EN.search(question))
+    if leans or (short and len(query_tokens(question)) <= 3):
+        return f"{prev} {question}"
+    return question
+
+
+@dataclass
+class Asker:
+    """Owns the retriever; reloads the index when a build publishes a new generation."""
+
+    settings: Settings
+    retriever: Retriever
+    scorer: SentenceScorer
+    generation: str
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Asker:
+        from .text import load_userdict
+
+        load_userdict(settings.userdict_path())
+        stored = storage.load(settings.index)
+        embedder = load_embedder(settings.model)
+        return cls(settings, Retriever(stored, embedder), SentenceScorer(embedder), stored.folder.name)
+
+    def refresh(self) -> bool:
+        """Pick up a newer generation if one was published (cheap: one small file read)."""
+        gen = storage.current_generation(self.settings.index)
+        if gen is None or gen.name == self.generation:
+            return False
+        with self._lock:
+            if gen.name != self.generation:
+                stored = storage.load(self.settings.index)
+                self.retriever = Retriever(stored, self.retriever.embedder)
+                self.generation = stored.folder.name
+        return True
+
+    def ask(self, question: str, history: list[str] | None = None, k: int | None = None,
+            mode: str | None = None, filters: Filters | None = None) -> Answer:
+        q, notice = clean_question(question, self.settings.max_question_chars)
+        lang = "zh" if is_chinese(q) or not q else "en"
+        if not q or not query_tokens(q) and not re.search(r"\w", q):
+            return Answer(q, "", [], [], True, lang, None, notice)
+        query = searched_for(q, [clean_question(h, self.settings.max_question_chars)[0] for h in history or []])
+        retriever = self.retriever
+        mode = mode or self.settings.mode
+        qvec = retriever.embed_query(query) if mode != "keyword" else None
+        hits = retriever.search(query, k or self.settings.k, mode, filters, query_vector=qvec)
+        if not hits:
+            return Answer(q, query, [], [], True, lang, None, notice)
+        idf = retriever.index.keywords.idf(query_tokens(query))
+        relevance = None
+        if qvec is not None:
+            best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
+            if best is not None:
+                relevance = best - self.scorer.background_max(qvec)
+        support = max(keyword_overlap(query, h.text, idf) for h in hits[:3])
+        in_scope = (relevance is not None and relevance >= MARGIN_THRESHOLD) or support >= KEYWORD_SUPPORT
+        if mode == "keyword":
+            in_scope = support >= KEYWORD_SUPPORT / 2
+        if not in_scope:
+            return Answer(q, query, hits, [], True, lang, relevance, notice)
+        top = hits[:3]
+        evidence = select(query, qvec, [h.text for h in top], self.scorer if qvec is not None else None, idf)
+        return Answer(q, query, hits, evidence, not evidence, lang, relevance, notice)

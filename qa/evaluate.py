@@ -1,0 +1,120 @@
+"""`qa eval`: retrieval quality on a passage/question set (corpus.jsonl + queries.jsonl).
+
+The corpus is used as given (one passage = one chunk), in a throw-away in-memory index; its vectors
+are cached on disk by model and text hash, so a rerun only embeds the questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import dense
+from .embedding import Embedder
+from .errors import InputError
+from .keywords import KeywordIndex
+from .search import Retriever
+from .storage import StoredIndex
+from .text import tokens
+from .vectorcache import VectorCache, model_key
+
+Progress = Callable[[str, int, int], None]
+
+
+def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+    """Rows of a JSON-lines file; a bad line is reported with its file and line number."""
+    if not path.is_file():
+        raise InputError(f"{path} does not exist: give the path of a .jsonl file")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                raise InputError(f"{path}:{n} is not valid JSON ({e.msg}): fix or remove that line") from None
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise InputError(f"{path}:{n} lacks {', '.join(missing)}: each line needs {', '.join(required)}")
+            rows.append(row)
+    if not rows:
+        raise InputError(f"{path} is empty: it needs one JSON object per line")
+    return rows
+
+
+def corpus_retriever(corpus: list[dict], embedder: Embedder | None, cache_root: Path,
+                     progress: Progress | None = None) -> tuple[Retriever, float]:
+    """An in-memory index over the passages; returns it and the seconds it took to build."""
+    t0 = time.perf_counter()
+    chunks = [{"id": str(r["id"]), "article_id": str(r["id"]), "paragraphs": [1], "start": 0,
+               "end": len(r["text"]), "text": r["text"], "hash": hashlib.sha1(r["text"].encode()).hexdigest()}
+              for r in corpus]
+    articles = {c["id"]: {"id": c["id"], "title": r.get("title") or c["id"], "source": r.get("source"),
+                          "date": r.get("date"), "url": r.get("url"), "paragraphs": [r["text"]]}
+                for c, r in zip(chunks, corpus)}
+    dim = embedder.dim if embedder else 1
+    vectors = np.zeros((len(chunks), dim), np.float32)
+    if embedder is not None:
+        cache = VectorCache(cache_root / "eval" / model_key(embedder.identity()), dim)
+        todo = sorted({c["hash"]: c["text"] for c in chunks if cache.get(c["hash"]) is None}.items(),
+                      key=lambda x: len(x[1]))
+        for b in range(0, len(todo), 64):
+            batch = todo[b:b + 64]
+            cache.add([h for h, _ in batch], embedder.embed_documents([t for _, t in batch]))
+            if progress:
+                progress("embed", b + len(batch), len(todo))
+        for i, c in enumerate(chunks):
+            vectors[i] = cache.get(c["hash"])
+    keywords = KeywordIndex.build([tokens(c["text"]) for c in chunks])
+    model = embedder.identity() if embedder else {}
+    stored = StoredIndex(Path("."), {"model": model}, chunks, articles, dense.build(vectors, "flat"), keywords)
+    if embedder is None:
+        from .embedding import HashEmbedder
+
+        embedder = HashEmbedder(1)  # keyword mode only: never asked for a vector
+        stored.manifest["model"] = embedder.identity()
+    return Retriever(stored, embedder), time.perf_counter() - t0
+
+
+@dataclass
+class EvalResult:
+    metrics: dict
+    runs: list[dict] = field(default_factory=list)
+
+
+def evaluate(retriever: Retriever, queries: list[dict], k: int = 10, mode: str = "hybrid",
+             progress: Progress | None = None) -> EvalResult:
+    hit1 = hit5 = recall = mrr = ndcg = 0.0
+    latencies, runs = [], []
+    depth = max(k, 10)
+    for n, q in enumerate(queries, 1):
+        gold = {str(g) for g in q["gold_ids"]}
+        t = time.perf_counter()
+        hits = retriever.search(q["question"], depth, mode)
+        latencies.append((time.perf_counter() - t) * 1000)
+        ranked = [h.chunk_id for h in hits]
+        runs.append({"id": q["id"], "ranked": ranked[:k]})
+        first = next((i for i, cid in enumerate(ranked[:10]) if cid in gold), None)
+        hit1 += first == 0
+        hit5 += first is not None and first < 5
+        mrr += 1.0 / (first + 1) if first is not None else 0.0
+        recall += len(gold & set(ranked[:10])) / len(gold) if gold else 0.0
+        dcg = sum(1.0 / math.log2(i + 2) for i, cid in enumerate(ranked[:10]) if cid in gold)
+        ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(gold), 10)))
+        ndcg += dcg / ideal if ideal else 0.0
+        if progress:
+            progress("query", n, len(queries))
+    total = len(queries)
+    metrics = {"queries": total, "mode": mode, "hit@1": hit1 / total, "hit@5": hit5 / total,
+               "recall@10": recall / total, "mrr@10": mrr / total, "ndcg@10": ndcg / total,
+               "latency_ms_p50": float(np.percentile(latencies, 50)),
+               "latency_ms_p95": float(np.percentile(latencies, 95))}
+    return EvalResult(metrics, runs)

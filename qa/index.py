@@ -1,0 +1,298 @@
+"""`qa build` and `qa check`: seeds folder -> a complete, atomic, incremental index generation.
+
+Incremental: an article whose path and bytes are unchanged keeps its chunks, tokens and vectors;
+any chunk whose text was embedded before (by the same model) keeps its vector; only the rest is
+embedded, in length-sorted batches, each saved under `.work/` as it finishes (resume after a crash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from . import dense, storage
+from .articles import SUFFIXES, Article, decode, parse_article
+from .chunking import chunk_article
+from .config import Settings
+from .embedding import Embedder, load_embedder
+from .errors import ArticleError, IndexError_, QAError, SeedsError
+from .keywords import KeywordIndex
+from .text import load_userdict, tokens
+from .vectorcache import VectorCache, model_key
+
+PARSER_VERSION = 1
+TOKENIZER = "jieba.cut_for_search+opencc-t2s+nfkc+lower"
+BATCH = 32
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class BuildReport:
+    index_dir: Path
+    articles: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, same content as path)
+    seconds: float = 0.0
+    index_kind: str = "flat"
+    unchanged: bool = False  # nothing to do: the live index already matches
+
+
+def seed_files(seeds: Path) -> list[Path]:
+    """Article files under `seeds`, sorted; symlinked folders are not followed (no loops)."""
+    if not seeds.is_dir():
+        raise SeedsError(f"articles folder {seeds} does not exist: create it and put .md/.txt articles "
+                         "in it, or point QA_SEEDS / --seeds at yours")
+    found = []
+    for root, dirs, files in os.walk(seeds, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root) / f for f in files
+                  if f.lower().endswith(SUFFIXES) and not f.startswith(".") and f != "userdict.txt"]
+    if not found:
+        raise SeedsError(f"no .md or .txt articles in {seeds}: add some, or point QA_SEEDS / --seeds "
+                         "at the folder that has them")
+    return sorted(found)
+
+
+def settings_identity(settings: Settings) -> dict:
+    userdict = settings.userdict_path()
+    return {
+        "max_chunk_chars": settings.max_chunk_chars, "min_chunk_chars": settings.min_chunk_chars,
+        "parser_version": PARSER_VERSION, "tokenizer": TOKENIZER,
+        "userdict_sha256": hashlib.sha256(userdict.read_bytes()).hexdigest()[:16] if userdict else None,
+    }
+
+
+def _previous(index_dir: Path, model: dict, ident: dict):
+    """The live generation when it was built with the same model and settings, else None."""
+    try:
+        prev = storage.load(index_dir)
+    except QAError:
+        return None
+    same = prev.manifest.get("model") == model and prev.manifest.get("settings") == ident
+    return prev if same else None
+
+
+def build(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> BuildReport:
+    t0 = time.perf_counter()
+    files = seed_files(settings.seeds)
+    load_userdict(settings.userdict_path())
+    embedder = embedder or load_embedder(settings.model)
+    model, ident = embedder.identity(), settings_identity(settings)
+    report = BuildReport(settings.index)
+    with storage.build_lock(settings.index):
+        prev = _previous(settings.index, model, ident)
+        prev_articles = {(a["path"], a["content_hash"]): a for a in prev.articles.values()} if prev else {}
+        prev_chunks: dict[str, list[dict]] = {}
+        prev_rows: dict[str, int] = {}
+        if prev:
+            for row, c in enumerate(prev.chunks):
+                prev_chunks.setdefault(c["article_id"], []).append(c)
+                prev_rows.setdefault(c["hash"], row)
+        prev_tokens = prev.tokens() if prev else []
+
+        articles: list[dict] = []
+        chunks: list[dict] = []
+        chunk_tokens: list[list[str]] = []
+        by_hash: dict[str, dict] = {}
+        manifest_files: dict[str, str] = {}
+        for n, path in enumerate(files, 1):
+            rel = path.relative_to(settings.seeds).as_posix()
+            if progress:
+                progress("read", n, len(files))
+            try:
+                raw = _read(path)
+            except ArticleError as e:
+                report.skipped.append((rel, e.reason))
+                continue
+            digest = hashlib.sha256(raw).hexdigest()
+            manifest_files[rel] = digest
+            if digest in by_hash:  # identical content: index once, remember both paths
+                by_hash[digest]["paths"].append(rel)
+                report.duplicates.append((rel, by_hash[digest]["path"]))
+                continue
+            reused = prev_articles.get((rel, digest))
+            if reused is not None:
+                record, new_chunks = dict(reused), prev_chunks.get(reused["id"], [])
+                new_tokens = [prev_tokens[prev_rows[c["hash"]]] for c in new_chunks]
+            else:
+                try:
+                    article = parse_article(decode(raw, path), Path(rel), digest)
+                except ArticleError as e:
+                    report.skipped.append((rel, e.reason))
+                    continue
+                record, new_chunks = _article_record(article), _chunk_records(article, settings)
+                new_tokens = [prev_tokens[prev_rows[c["hash"]]] if c["hash"] in prev_rows else tokens(c["text"])
+                              for c in new_chunks]
+            record["paths"] = [rel]
+            by_hash[digest] = record
+            articles.append(record)
+            chunks += new_chunks
+            chunk_tokens += new_tokens
+        if not chunks:
+            raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text "
+                             f"(first problem: {report.skipped[0][0]}: {report.skipped[0][1]})" if report.skipped
+                             else f"no article text in {settings.seeds}")
+
+        report.articles, report.chunks = len(articles), len(chunks)
+        if prev and prev.manifest.get("files") == manifest_files and [
+                (s["path"], s["reason"]) for s in prev.manifest.get("skipped", [])] == report.skipped:
+            report.reused, report.unchanged = len(chunks), True
+            report.index_kind = prev.manifest.get("index_kind", "flat")
+            report.seconds = time.perf_counter() - t0
+            return report
+        vectors = _vectors(chunks, embedder, prev, prev_rows, settings.index / ".work" / model_key(model),
+                           report, progress)
+        report.index_kind = dense.choose_kind(len(chunks))
+        gen = storage.new_generation(settings.index)
+        try:
+            _write(gen, articles, chunks, chunk_tokens, vectors, report.index_kind)
+            report.seconds = time.perf_counter() - t0
+            storage.write_json(gen / "manifest.json", _manifest(model, ident, report, manifest_files))
+            storage.publish(settings.index, gen)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+        import shutil
+
+        shutil.rmtree(settings.index / ".work", ignore_errors=True)
+    return report
+
+
+def _read(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > 20 * 2**20:
+            raise ArticleError(path, f"{path.stat().st_size / 2**20:.0f} MB is over the 20 MB limit for one "
+                               "article: split it into several files")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ArticleError(path, "disappeared while the build was reading the folder") from None
+    except OSError as e:
+        raise ArticleError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions") from None
+
+
+def _article_record(a: Article) -> dict:
+    return {"id": a.id, "path": a.path, "title": a.title, "source": a.source, "date": a.date, "url": a.url,
+            "authors": list(a.authors), "origin": a.origin, "meta": a.meta, "content_hash": a.content_hash,
+            "paragraphs": list(a.paragraphs)}
+
+
+def _chunk_records(a: Article, settings: Settings) -> list[dict]:
+    return [{"id": c.id, "article_id": c.article_id, "paragraphs": list(c.paragraphs), "start": c.start,
+             "end": c.end, "text": c.text, "hash": c.hash}
+            for c in chunk_article(a, settings.max_chunk_chars, settings.min_chunk_chars)]
+
+
+def _vectors(chunks, embedder, prev, prev_rows, work: Path, report: BuildReport, progress) -> np.ndarray:
+    out = np.zeros((len(chunks), embedder.dim), np.float32)
+    prev_vectors = prev.vectors() if prev else None
+    cache = VectorCache(work, embedder.dim)
+    todo: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        if c["hash"] in prev_rows:
+            out[i] = prev_vectors[prev_rows[c["hash"]]]
+            report.reused += 1
+        elif (cached := cache.get(c["hash"])) is not None:
+            out[i] = cached
+            report.reused += 1
+        else:
+            todo.setdefault(c["hash"], []).append(i)
+    # Similar lengths in a batch waste less padding; each finished batch is saved for resume.
+    order = sorted(todo, key=lambda h: len(chunks[todo[h][0]]["text"]))
+    done = 0
+    for b in range(0, len(order), BATCH):
+        batch = order[b:b + BATCH]
+        vecs = embedder.embed_documents([chunks[todo[h][0]]["text"] for h in batch])
+        cache.add(batch, vecs)
+        for h, v in zip(batch, vecs):
+            out[todo[h]] = v
+        done += len(batch)
+        report.embedded += sum(len(todo[h]) for h in batch)
+        if progress:
+            progress("embed", done, len(order))
+    return out
+
+
+def _write(gen: Path, articles, chunks, chunk_tokens, vectors: np.ndarray, kind: str) -> None:
+    storage.write_jsonl(gen / "articles.jsonl", articles)
+    storage.write_jsonl(gen / "chunks.jsonl", chunks)
+    with open(gen / "tokens.txt", "w", encoding="utf-8") as f:
+        f.writelines(" ".join(t.replace(" ", "") for t in toks) + "\n" for toks in chunk_tokens)
+    np.save(gen / "vectors.npy", vectors, allow_pickle=False)
+    dense.save(dense.build(vectors, kind), gen / "index.faiss")
+    KeywordIndex.build(chunk_tokens).save(gen / "bm25")
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("newsqa", "faiss-cpu", "bm25s", "jieba", "numpy", "opencc-python-reimplemented"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _manifest(model: dict, ident: dict, report: BuildReport, files: dict[str, str]) -> dict:
+    return {
+        "format_version": storage.FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": model, "normalized": True, "metric": "inner_product", "index_kind": report.index_kind,
+        "settings": ident, "files": files, "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        "counts": {"articles": report.articles, "chunks": report.chunks, "skipped": len(report.skipped),
+                   "duplicates": len(report.duplicates), "embedded": report.embedded, "reused": report.reused},
+        "build_seconds": round(report.seconds, 3), "versions": _versions(),
+    }
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    problems: list[str]
+    manifest: dict | None = None
+
+
+def check(settings: Settings) -> CheckResult:
+    """Does the index match the articles, the settings and the model? Reads files, loads no model."""
+    try:
+        _, manifest = storage.read_manifest(settings.index)
+    except IndexError_ as e:
+        return CheckResult(False, [str(e)])
+    problems = []
+    built_with = manifest.get("model", {}).get("model")
+    if built_with != settings.model:
+        problems.append(f"index was built with model {built_with!r}, settings ask for {settings.model!r}")
+    if manifest.get("settings") != settings_identity(settings):
+        problems.append("chunking, tokenizer or user dictionary settings changed since the build")
+    try:
+        current = {p.relative_to(settings.seeds).as_posix(): p for p in seed_files(settings.seeds)}
+    except SeedsError as e:
+        return CheckResult(False, [str(e)], manifest)
+    indexed = dict(manifest.get("files", {}))
+    skipped = {s["path"] for s in manifest.get("skipped", [])}
+    added = [p for p in current if p not in indexed and p not in skipped]
+    removed = [p for p in set(indexed) | skipped if p not in current]
+    changed = [p for p, f in current.items() if p in indexed and _digest(f) != indexed[p]]
+    for label, paths in (("new", added), ("changed", changed), ("deleted", removed)):
+        if paths:
+            problems.append(f"{len(paths)} {label} article file(s) since the build, e.g. {sorted(paths)[0]}")
+    return CheckResult(not problems, problems, manifest)
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None

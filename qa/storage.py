@@ -1,0 +1,195 @@
+"""The on-disk index: generations, the CURRENT pointer, the manifest, the build lock, loading.
+
+    embeddings/
+      CURRENT              name of the live generation; replaced atomically (os.replace)
+      gen-<time>-<pid>/    one complete index: manifest.json (written last), index.faiss,
+                           vectors.npy, chunks.jsonl, articles.jsonl, tokens.txt, bm25/
+      .lock                held by a running build
+      .work/               embedded batches of an unfinished build (resume)
+
+A build writes a new generation beside the live one and swaps CURRENT at the end, so a crash at
+any point leaves the previous index whole. Nothing here is pickled: JSON, .npy and FAISS files only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexError_, IndexLockedError
+
+FORMAT_VERSION = 1
+FILES = ("manifest.json", "index.faiss", "vectors.npy", "chunks.jsonl", "articles.jsonl", "tokens.txt")
+
+
+def _fix(index_dir: Path) -> str:
+    return f"run `qa build --index {index_dir}`" if str(index_dir) != "embeddings" else "run `qa build`"
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build per index folder at a time; the OS drops the lock if the process dies."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise IndexLockedError(f"{index_dir}: another `qa build` (pid {holder}) is writing this index: "
+                                   "wait for it to finish, then run your build again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    try:
+        name = (index_dir / "CURRENT").read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not name.startswith("gen-") or "/" in name or ".." in name:
+        raise IndexError_(f"{index_dir / 'CURRENT'} is damaged (says {name[:40]!r}): {_fix(index_dir)}")
+    return index_dir / name
+
+
+def new_generation(index_dir: Path) -> Path:
+    gen = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    gen.mkdir(parents=True)
+    return gen
+
+
+def publish(index_dir: Path, gen: Path) -> None:
+    """Make `gen` live: flush its files, swap CURRENT, then remove older generations."""
+    for f in gen.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    tmp = index_dir / "CURRENT.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(gen.name)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, index_dir / "CURRENT")
+    dir_fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    remove_stale(index_dir, keep=gen)
+
+
+def remove_stale(index_dir: Path, keep: Path | None) -> None:
+    """Delete generations that are not live (left by finished or crashed builds)."""
+    for old in index_dir.glob("gen-*"):
+        if old.is_dir() and (keep is None or old.name != keep.name):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@dataclass
+class StoredIndex:
+    """A loaded generation. `vectors()` is memory-mapped and only read by builds."""
+
+    folder: Path
+    manifest: dict
+    chunks: list[dict]
+    articles: dict[str, dict]
+    faiss_index: object
+    keywords: object  # KeywordIndex
+
+    def vectors(self) -> np.ndarray:
+        return np.load(self.folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+
+    def tokens(self) -> list[list[str]]:
+        with open(self.folder / "tokens.txt", encoding="utf-8") as f:
+            return [line.rstrip("\n").split(" ") if line.strip() else [] for line in f]
+
+
+def read_manifest(index_dir: Path) -> tuple[Path, dict]:
+    """The live generation and its manifest, checked for presence and format version."""
+    if not index_dir.exists():
+        raise IndexError_(f"no index at {index_dir}: {_fix(index_dir)}")
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexError_(f"no index at {index_dir} (no CURRENT file): {_fix(index_dir)}")
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexError_(f"{gen}: manifest.json is missing, the index is incomplete: {_fix(index_dir)}") from None
+    except (ValueError, OSError) as e:
+        raise IndexError_(f"{gen / 'manifest.json'} is unreadable ({e}): {_fix(index_dir)}") from None
+    version = manifest.get("format_version")
+    if not isinstance(version, int):
+        raise IndexError_(f"{gen / 'manifest.json'} has no format version: {_fix(index_dir)}")
+    if version > FORMAT_VERSION:
+        raise IndexError_(f"{index_dir} was written by a newer newsqa (format {version}, this one reads "
+                          f"{FORMAT_VERSION}): upgrade newsqa, or {_fix(index_dir)} to rebuild it")
+    if version < FORMAT_VERSION:
+        raise IndexError_(f"{index_dir} uses the old index format {version}: {_fix(index_dir)}")
+    return gen, manifest
+
+
+def load(index_dir: Path) -> StoredIndex:
+    """Load and cross-check the live generation; anything inconsistent is refused, never half-loaded."""
+    from . import dense
+    from .keywords import KeywordIndex
+
+    gen, manifest = read_manifest(index_dir)
+    for name in FILES:
+        if not (gen / name).is_file():
+            raise IndexError_(f"{gen / name} is missing, the index is incomplete: {_fix(index_dir)}")
+    try:
+        chunks = read_jsonl(gen / "chunks.jsonl")
+        articles = {a["id"]: a for a in read_jsonl(gen / "articles.jsonl")}
+    except (ValueError, KeyError, OSError) as e:
+        raise IndexError_(f"{gen}: chunks or articles file is damaged ({e}): {_fix(index_dir)}") from None
+    try:
+        faiss_index = dense.load(gen / "index.faiss")
+    except Exception as e:  # noqa: BLE001 - FAISS raises RuntimeError/others for truncated files
+        raise IndexError_(f"{gen / 'index.faiss'} cannot be read ({str(e).splitlines()[0][:120]}): "
+                          f"{_fix(index_dir)}") from None
+    try:
+        keywords = KeywordIndex.load(gen / "bm25")
+    except Exception as e:  # noqa: BLE001 - bm25s raises several kinds for damaged files
+        raise IndexError_(f"{gen / 'bm25'} cannot be read ({e}): {_fix(index_dir)}") from None
+    n = manifest.get("counts", {}).get("chunks")
+    sizes = {"manifest": n, "chunks.jsonl": len(chunks), "index.faiss": faiss_index.ntotal,
+             "bm25": keywords.num_docs}
+    if len(set(sizes.values())) != 1:
+        detail = ", ".join(f"{k} {v}" for k, v in sizes.items())
+        raise IndexError_(f"{gen}: parts of the index disagree on the number of passages ({detail}): "
+                          f"{_fix(index_dir)}")
+    if faiss_index.d != manifest.get("model", {}).get("dim"):
+        raise IndexError_(f"{gen}: vectors have dimension {faiss_index.d} but the manifest says "
+                          f"{manifest.get('model', {}).get('dim')}: {_fix(index_dir)}")
+    missing = {c["article_id"] for c in chunks} - articles.keys()
+    if missing:
+        raise IndexError_(f"{gen}: passages refer to unknown articles ({sorted(missing)[:3]}): {_fix(index_dir)}")
+    return StoredIndex(gen, manifest, chunks, articles, faiss_index, keywords)
