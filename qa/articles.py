@@ -50,6 +50,16 @@ _PUNCT_ONLY = re.compile(r"^[\W_]*$")
 _BARE_URL = re.compile(r"^(?:https?://|www\.)\S+$")
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML, but dates stay strings: `2024-13-45` must not crash the parser; `_iso_date` checks them."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass(frozen=True)
 class Article:
     id: str  # path inside the seeds folder, without suffix ("000_e0dd…")
@@ -135,8 +145,8 @@ def split_front_matter(text: str, rel: object = "<text>") -> tuple[dict, str]:
     if not m:
         return {}, text
     try:
-        meta = yaml.safe_load(m.group(1))
-    except yaml.YAMLError as e:
+        meta = yaml.load(m.group(1), Loader=_FrontMatterLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError) as e:
         where = getattr(e, "problem_mark", None)
         line = f" (line {where.line + 2})" if where else ""
         raise ArticleError(rel, f"front matter is not valid YAML{line}: fix it or remove the --- block") from None

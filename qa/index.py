@@ -159,7 +159,9 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
         try:
             _write(gen, articles, chunks, chunk_tokens, vectors, report.index_kind)
             report.seconds = time.perf_counter() - t0
-            storage.write_json(gen / "manifest.json", _manifest(model, ident, report, manifest_files))
+            manifest = _manifest(model, ident, report, manifest_files)
+            manifest["file_sizes"] = storage.file_sizes(gen)
+            storage.write_json(gen / "manifest.json", manifest)
             storage.publish(settings.index, gen)
         except BaseException:
             import shutil

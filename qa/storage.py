@@ -156,6 +156,12 @@ def read_manifest(index_dir: Path) -> tuple[Path, dict]:
     return gen, manifest
 
 
+def file_sizes(gen: Path) -> dict[str, int]:
+    """Size of every file of a generation: a truncated file is caught before FAISS maps it."""
+    return {f.relative_to(gen).as_posix(): f.stat().st_size for f in sorted(gen.rglob("*"))
+            if f.is_file() and f.name != "manifest.json"}
+
+
 def load(index_dir: Path) -> StoredIndex:
     """Load and cross-check the live generation; anything inconsistent is refused, never half-loaded."""
     from . import dense
@@ -165,6 +171,11 @@ def load(index_dir: Path) -> StoredIndex:
     for name in FILES:
         if not (gen / name).is_file():
             raise IndexError_(f"{gen / name} is missing, the index is incomplete: {_fix(index_dir)}")
+    for name, size in manifest.get("file_sizes", {}).items():
+        actual = (gen / name).stat().st_size if (gen / name).is_file() else None
+        if actual != size:
+            state = "is missing" if actual is None else f"has {actual} bytes, the manifest says {size}"
+            raise IndexError_(f"{gen / name} {state}: the index is damaged: {_fix(index_dir)}")
     try:
         chunks = read_jsonl(gen / "chunks.jsonl")
         articles = {a["id"]: a for a in read_jsonl(gen / "articles.jsonl")}
