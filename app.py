@@ -16,11 +16,12 @@ import gradio as gr  # noqa: E402 - analytics must be off before gradio is impor
 import yaml  # noqa: E402
 
 from qa import Asker, Filters, QAError, Settings  # noqa: E402
-from qa.render import cards_html, esc, md_text, reply_html  # noqa: E402
+from qa.render import cards_html, esc, md_text, panel_html, reply_html  # noqa: E402
 
 log = logging.getLogger("newsqa.app")
 CSS = (Path(__file__).parent / "app.css").read_text(encoding="utf-8")
-# Clicking [n] opens card n and scrolls to it (the cards are <details id="qa-cite-n">).
+# Clicking [n] opens that answer's card n (<details id="qa-cite-<turn>-<n>">, maybe inside the folded
+# "earlier questions") and scrolls to it.
 JS = """
 () => {
   document.addEventListener('click', (ev) => {
@@ -31,11 +32,13 @@ JS = """
     const card = document.getElementById('qa-cite-' + n);
     if (!card) return;
     document.querySelectorAll('.qa-card.qa-flash').forEach(c => c.classList.remove('qa-flash'));
+    for (let d = card.parentElement; d; d = d.parentElement) { if (d.tagName === 'DETAILS') d.open = true; }
     card.open = true; card.classList.add('qa-flash');
     card.scrollIntoView({behavior: 'smooth', block: 'center'});
   }, true);
 }
 """
+MAX_EARLIER = 10  # earlier answers whose cards stay in the panel (folded)
 FALLBACK_EXAMPLES = ["这些文章主要讲了什么？", "What are these articles about?"]
 
 
@@ -85,16 +88,21 @@ class Page:
         filters = Filters(source.strip() or None, since.strip() or None, until.strip() or None)
         return self.asker.ask(question, history, int(k), mode, filters)
 
-    def respond(self, question, chat, questions, k, mode, source, since, until):
+    def respond(self, question, chat, questions, earlier, k, mode, source, since, until):
         chat = list(chat or [])
         questions = list(questions or [])
+        earlier = list(earlier or [])
+        turn = sum(1 for m in chat if m.get("role") == "user") + 1
         try:
             ans = self.answer(question or "", questions, k, mode, source or "", since or "", until or "")
             chat += [{"role": "user", "content": md_text(ans.question or question or "")},
-                     {"role": "assistant", "content": reply_html(ans)}]
+                     {"role": "assistant", "content": reply_html(ans, turn)}]
             if ans.question:
                 questions.append(ans.question)
-            cards = cards_html(ans, self.asker.retriever.index.articles)
+            latest = cards_html(ans, self.asker.retriever.index.articles, turn)
+            cards = panel_html(latest, earlier)
+            if ans.hits:
+                earlier = [(ans.question, latest), *earlier][:MAX_EARLIER]
         except QAError as e:
             chat += [{"role": "user", "content": md_text(question or "")},
                      {"role": "assistant", "content": f'<p class="qa-error">{md_text(str(e))}</p>'}]
@@ -105,7 +113,7 @@ class Page:
                      {"role": "assistant", "content": "Something went wrong while answering; the server log "
                       "has the details. 回答时出错，详情见服务器日志。"}]
             cards = ""
-        return chat, cards, questions, "", self.status()
+        return chat, cards, questions, earlier, "", self.status()
 
 
 def build_page(settings: Settings) -> gr.Blocks:
@@ -125,6 +133,7 @@ def build_page(settings: Settings) -> gr.Blocks:
         gr.HTML('<div class="qa-header"><h1>newsqa</h1><span>Ask the news articles · 向新闻提问</span></div>')
         status = gr.HTML(page.status(), elem_id="qa-status")
         questions = gr.State([])
+        earlier = gr.State([])  # [(question, cards html)] of earlier turns, newest first
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=320):
                 chat = gr.Chatbot(label="Answers", elem_id="qa-chat", height=520, sanitize_html=True,
@@ -146,11 +155,11 @@ def build_page(settings: Settings) -> gr.Blocks:
                 gr.HTML('<div class="qa-panel-title">Citations · 引用</div>')
                 cards = gr.HTML('<div class="qa-empty">Citations appear here. 引用将显示在这里。</div>',
                                 elem_id="qa-cards")
-        inputs = [box, chat, questions, k, mode, source, since, until]
-        outputs = [chat, cards, questions, box, status]
+        inputs = [box, chat, questions, earlier, k, mode, source, since, until]
+        outputs = [chat, cards, questions, earlier, box, status]
         box.submit(page.respond, inputs, outputs, api_visibility="private")
         send.click(page.respond, inputs, outputs, api_visibility="private")
-        clear.click(lambda: ([], "", [], page.status()), None, [chat, cards, questions, status],
+        clear.click(lambda: ([], "", [], [], page.status()), None, [chat, cards, questions, earlier, status],
                     api_visibility="private")
         gr.api(ask, api_name="ask")
     return demo

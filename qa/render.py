@@ -39,18 +39,24 @@ def safe_url(url: object) -> str | None:
     return url
 
 
-def marker(n: int) -> str:
-    return f'<a class="qa-marker" href="#qa-cite-{n}" data-cite="{n}">[{n}]</a>'
+def cite_id(n: int, turn: int | None = None) -> str:
+    """Card n of conversation turn `turn`: ids stay unique when earlier turns' cards are kept."""
+    return f"{turn}-{n}" if turn else str(n)
 
 
-def reply_html(answer: Answer) -> str:
+def marker(n: int, turn: int | None = None) -> str:
+    cid = cite_id(n, turn)
+    return f'<a class="qa-marker" href="#qa-cite-{cid}" data-cite="{cid}">[{n}]</a>'
+
+
+def reply_html(answer: Answer, turn: int | None = None) -> str:
     """The assistant's chat message."""
     zh = answer.language == "zh"
     if answer.abstained or not answer.evidence:
         body = f'<p class="qa-abstain">{md_text(answer.answer_text())}</p>'
     else:
         lead = "以下是文章原文：" if zh else "In the articles' own words:"
-        sentences = "".join(f"{md_text(s.text)}{marker(s.hit_index + 1)}" + ("" if zh else " ")
+        sentences = "".join(f"{md_text(s.text)}{marker(s.hit_index + 1, turn)}" + ("" if zh else " ")
                             for s in answer.evidence)
         body = f'<p class="qa-lead">{lead}</p><p class="qa-answer">{sentences.strip()}</p>'
     extra = ""
@@ -73,18 +79,20 @@ def _marks(text: str, spans: list[tuple[int, int]], words: list[str]) -> str:
         for m in re.finditer(re.escape(w), folded):
             for i in range(m.start(), m.end()):
                 tag[i] |= 2
-    out, i = [], 0
-    while i < len(text):
-        j = i
-        while j < len(text) and tag[j] == tag[i]:
-            j += 1
-        piece = esc(text[i:j])
-        if tag[i] & 2:
-            piece = f'<b class="qa-kw">{piece}</b>'
-        if tag[i] & 1:
-            piece = f'<mark class="qa-ev">{piece}</mark>'
-        out.append(piece)
-        i = j
+    def runs(lo: int, hi: int, bit: int):
+        i = lo
+        while i < hi:
+            j = i
+            while j < hi and tag[j] & bit == tag[i] & bit:
+                j += 1
+            yield i, j, bool(tag[i] & bit)
+            i = j
+
+    out = []
+    for a, b, evidence in runs(0, len(text), 1):  # one <mark> per evidence run, keywords <b> inside it
+        inner = "".join(f'<b class="qa-kw">{esc(text[i:j])}</b>' if kw else esc(text[i:j])
+                        for i, j, kw in runs(a, b, 2))
+        out.append(f'<mark class="qa-ev">{inner}</mark>' if evidence else inner)
     return "".join(out)
 
 
@@ -94,7 +102,7 @@ def keywords(question: str) -> list[str]:
 
 
 def card(n: int, hit: Hit, article: dict, spans: list[tuple[int, int]], words: list[str], top_score: float,
-         open_: bool) -> str:
+         open_: bool, turn: int | None = None) -> str:
     meta = " · ".join(esc(x) for x in (hit.source, hit.date) if x)
     para = "¶" + "–".join(str(p) for p in (hit.paragraphs[0], hit.paragraphs[-1]) if p) if len(
         hit.paragraphs) > 1 else f"¶{hit.paragraph}"
@@ -109,7 +117,7 @@ def card(n: int, hit: Hit, article: dict, spans: list[tuple[int, int]], words: l
     whole = "".join(f'<p class="{"qa-cited" if first <= i <= last else "qa-ctx"}"><span class="qa-pn">¶{i}</span> '
                     f'{esc(p)}</p>' for i, p in enumerate(paragraphs, 1))
     return (
-        f'<details class="qa-card" id="qa-cite-{n}"{" open" if open_ else ""}>'
+        f'<details class="qa-card" id="qa-cite-{cite_id(n, turn)}" data-n="{n}"{" open" if open_ else ""}>'
         f'<summary><span class="qa-num">[{n}]</span> <span class="qa-title">{esc(hit.title)}</span>'
         f'<span class="qa-meta">{meta}{" · " if meta else ""}{para}</span>'
         f'<span class="qa-bar" title="relevance {hit.score:.3f}"><span style="width:{pct}%"></span></span></summary>'
@@ -122,7 +130,7 @@ def card(n: int, hit: Hit, article: dict, spans: list[tuple[int, int]], words: l
     )
 
 
-def cards_html(answer: Answer, articles: dict[str, dict]) -> str:
+def cards_html(answer: Answer, articles: dict[str, dict], turn: int | None = None) -> str:
     if not answer.hits:
         return '<div class="qa-empty">No passages yet. 暂无引用。</div>' if not answer.question else \
             '<div class="qa-empty">Nothing matched. 没有匹配的段落。</div>'
@@ -135,5 +143,15 @@ def cards_html(answer: Answer, articles: dict[str, dict]) -> str:
     head = ('<p class="qa-closest">Closest passages, not an answer · 最接近的段落（并非答案）</p>'
             if folded else "")
     body = "".join(card(i + 1, h, articles.get(h.article_id, {}), spans.get(i, []), words, top,
-                        open_=not folded and i in spans) for i, h in enumerate(answer.hits))
+                        open_=not folded and i in spans, turn=turn) for i, h in enumerate(answer.hits))
     return f'<div class="qa-cards">{head}{body}</div>'
+
+
+def panel_html(latest: str, earlier: list[tuple[str, str]]) -> str:
+    """The citations panel: the latest answer's cards, then earlier turns' cards folded away, so a
+    marker in an old answer still opens the card it meant. `earlier` is [(question, cards html)], newest first."""
+    if not earlier:
+        return f'<div class="qa-latest">{latest}</div>'
+    groups = "".join(f'<div class="qa-turn"><p class="qa-turn-q">{esc(q)}</p>{html_}</div>' for q, html_ in earlier)
+    return (f'<div class="qa-latest">{latest}</div><details class="qa-earlier"><summary>Earlier questions · '
+            f'之前的问题 ({len(earlier)})</summary>{groups}</details>')
