@@ -16,7 +16,7 @@ import gradio as gr  # noqa: E402 - analytics must be off before gradio is impor
 import yaml  # noqa: E402
 
 from qa import Asker, Filters, QAError, Settings  # noqa: E402
-from qa.render import cards_html, esc, md_text, panel_html, reply_html  # noqa: E402
+from qa.render import cards_html, esc, inline, md_text, panel_html, reply_html  # noqa: E402
 
 log = logging.getLogger("newsqa.app")
 CSS = (Path(__file__).parent / "app.css").read_text(encoding="utf-8")
@@ -105,7 +105,7 @@ class Page:
                 earlier = [(ans.question, latest), *earlier][:MAX_EARLIER]
         except QAError as e:
             chat += [{"role": "user", "content": md_text(question or "")},
-                     {"role": "assistant", "content": f'<p class="qa-error">{md_text(str(e))}</p>'}]
+                     {"role": "assistant", "content": f'<p class="qa-error">{inline(str(e))}</p>'}]
             cards = ""
         except Exception:  # noqa: BLE001 - the page shows a sentence, the log keeps the traceback
             log.error("answering %r failed:\n%s", question, traceback.format_exc())

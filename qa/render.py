@@ -22,8 +22,15 @@ def esc(text: object) -> str:
 
 
 def md_text(text: str) -> str:
-    """Text shown inside a markdown chat message: HTML-escaped and markdown-inert."""
+    """Text that is a whole markdown chat message: HTML-escaped and markdown-inert."""
     return _MD_SPECIAL.sub(r"\\\1", esc(text))
+
+
+def inline(text: object) -> str:
+    """Text inside our own HTML block of a chat message. Markdown is not applied inside an HTML
+    block (so no backslash escapes, which would show), and a blank line would end the block: fold
+    newlines into spaces."""
+    return re.sub(r"\s*\n\s*", " ", esc(text))
 
 
 def safe_url(url: object) -> str | None:
@@ -53,18 +60,18 @@ def reply_html(answer: Answer, turn: int | None = None) -> str:
     """The assistant's chat message."""
     zh = answer.language == "zh"
     if answer.abstained or not answer.evidence:
-        body = f'<p class="qa-abstain">{md_text(answer.answer_text())}</p>'
+        body = f'<p class="qa-abstain">{inline(answer.answer_text())}</p>'
     else:
         lead = "以下是文章原文：" if zh else "In the articles' own words:"
-        sentences = "".join(f"{md_text(s.text)}{marker(s.hit_index + 1, turn)}" + ("" if zh else " ")
+        sentences = "".join(f"{inline(s.text)}{marker(s.hit_index + 1, turn)}" + ("" if zh else " ")
                             for s in answer.evidence)
         body = f'<p class="qa-lead">{lead}</p><p class="qa-answer">{sentences.strip()}</p>'
     extra = ""
     if answer.searched_for:
         label = "检索内容：" if zh else "Searched for: "
-        extra += f'<p class="qa-searched">{label}{md_text(answer.searched_for)}</p>'
+        extra += f'<p class="qa-searched">{label}{inline(answer.searched_for)}</p>'
     if answer.notice:
-        extra += f'<p class="qa-notice">{md_text(answer.notice)}</p>'
+        extra += f'<p class="qa-notice">{inline(answer.notice)}</p>'
     return body + extra
 
 

@@ -219,3 +219,12 @@ def test_card_shows_paragraph_number_and_context():
     assert "¶3" in out
     context = out[out.index("Surrounding paragraphs"):out.index("Whole article")]
     assert "第二段" in context and "第四段" in context and "第一段" not in context
+
+
+def test_reply_text_shows_as_written_inside_the_html_block():
+    # Markdown is not applied inside our HTML block: backslash escapes would show literally, and a
+    # blank line would end the block and let markdown in.
+    a = answer([hit(1, text="U.S. policy *changed*.\n\nNext.")], [Sentence(0, "U.S. policy *changed*.\n\nNext.", 0, 29, 1.0)],
+               question="What about the U.S.?", language="en")
+    out = reply_html(a)
+    assert "U.S. policy *changed*. Next." in out and "\\" not in out and "\n" not in out
