@@ -48,6 +48,9 @@ _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _QUOTE_MARK = re.compile(r"^\s*>\s?")
 _PUNCT_ONLY = re.compile(r"^[\W_]*$")
 _BARE_URL = re.compile(r"^(?:https?://|www\.)\S+$")
+# A line that is nothing but links/linked images is navigation ("[Read more](…)", "[![](img)](…)").
+_LINK_ONLY = re.compile(r"^(?:\s*!?\[(?:[^\]]|\[[^\]]*\])*\]\((?:[^()]|\([^)]*\))*\))+\s*$")
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
@@ -104,9 +107,12 @@ def decode(raw: bytes, path: object = "<text>") -> str:
         raise ArticleError(path, "looks like a binary file, not text: only .md/.txt articles are indexed")
     for encoding in ("utf-8", "gb18030"):
         try:
-            return _lines(raw.decode(encoding))
+            text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if encoding == "gb18030" and len(_PRIVATE_USE.findall(text)) > max(2, len(text) // 200):
+            break  # Big5 and friends "decode" as GB18030 into private-use garbage: reject instead
+        return _lines(text)
     raise ArticleError(path, "is neither UTF-8 nor GB18030/GBK text: convert it, e.g. "
                        "`iconv -f BIG5 -t UTF-8 in.txt > out.txt`")
 
@@ -178,7 +184,10 @@ def _blocks(body: str) -> list[tuple[str, str]]:
         if not line.strip():
             flush()
             continue
-        text = _clean_inline(_QUOTE_MARK.sub("", _LIST_MARK.sub("", line))).strip()
+        bare = _QUOTE_MARK.sub("", _LIST_MARK.sub("", line))
+        if _LINK_ONLY.match(bare):
+            continue
+        text = _clean_inline(bare).strip()
         if not text or _is_junk(text):
             continue
         current.append(text)
@@ -229,7 +238,7 @@ def _content(blocks: list[tuple[str, str]], title: str, source: str | None
         m = _ORIGIN.match(text)
         if m and len(text) <= 60:
             origin = origin or m.group(1)
-            after_origin = True
+            after_origin = after_origin or seen_prose  # above the article it is a byline, not the page's end
             continue
         if not seen_prose and not authors and len(text) <= 40:
             tagged = _AUTHOR_TAGGED.match(text)

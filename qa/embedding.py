@@ -151,8 +151,8 @@ class Combined:
 class HashEmbedder(_Locked):
     """Bag of hashed character 1-3-grams of the folded text. Deterministic, instant, lexical only."""
 
-    def __init__(self, dim: int = 256) -> None:
-        super().__init__("hash" if dim == 256 else f"hash-{dim}", dim)
+    def __init__(self, dim: int = 256, name: str | None = None) -> None:
+        super().__init__(name or ("hash" if dim == 256 else f"hash-{dim}"), dim)
 
     def _docs(self, texts: list[str]) -> np.ndarray:
         from .text import fold
@@ -175,14 +175,14 @@ class SentenceTransformerEmbedder(_Locked):
             # Never reach for a hub unless asked: the app must make no outside request at run time.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
-            raise ModelError(f"model {name!r} needs sentence-transformers ({e}): `make install`") from None
         path = Path(name).expanduser()
         if not path.exists() and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
             raise ModelError(f"model folder {name!r} does not exist: give the path of a sentence-transformers "
                              f"model folder, or one of {', '.join(BUNDLED)}")
+        try:  # imported only now: torch costs seconds, and only this backend needs it
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ModelError(f"model {name!r} needs sentence-transformers ({e}): `make install`") from None
         try:
             self._model = SentenceTransformer(str(path) if path.exists() else name, device="cpu")
         except Exception as e:  # noqa: BLE001 - hub, disk and format errors all mean "cannot load"
@@ -216,6 +216,16 @@ class SentenceTransformerEmbedder(_Locked):
         return self._encode(texts, self._q_prompt)
 
 
+def same_model(a: str | None, b: str | None) -> bool:
+    """Model names are equal, or name the same model folder ("models/x" and "./models/x")."""
+    if a == b:
+        return True
+    if not a or not b:
+        return False
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+
+
 def _folder_fingerprint(path: Path) -> str:
     """Hash of the weight files' names and sizes: cheap, and changes when the model does."""
     h = hashlib.sha256()
@@ -245,7 +255,7 @@ def _create(name: str) -> Embedder:
     if "+" in name and all(part in BUNDLED for part in name.split("+")):
         return Combined([load_embedder(p) for p in name.split("+")], [1.0] * len(name.split("+")))
     if name == "hash" or (name.startswith("hash-") and name[5:].isdigit()):
-        return HashEmbedder(int(name[5:]) if name != "hash" else 256)
+        return HashEmbedder(int(name[5:]) if name != "hash" else 256, name)
     if not name.strip():
         raise ModelError(f"empty model name: use one of {', '.join(BUNDLED)} or a model folder")
     return SentenceTransformerEmbedder(name)

@@ -22,7 +22,7 @@ from . import dense, storage
 from .articles import SUFFIXES, Article, decode, parse_article
 from .chunking import chunk_article
 from .config import Settings
-from .embedding import Embedder, load_embedder
+from .embedding import Embedder, load_embedder, same_model
 from .errors import ArticleError, IndexError_, QAError, SeedsError
 from .keywords import KeywordIndex
 from .text import load_userdict, tokens
@@ -274,7 +274,7 @@ def check(settings: Settings) -> CheckResult:
         return CheckResult(False, [str(e)])
     problems = []
     built_with = manifest.get("model", {}).get("model")
-    if built_with != settings.model:
+    if not same_model(built_with, settings.model):
         problems.append(f"index was built with model {built_with!r}, settings ask for {settings.model!r}")
     if manifest.get("settings") != settings_identity(settings):
         problems.append("chunking, tokenizer or user dictionary settings changed since the build")
