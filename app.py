@@ -67,6 +67,7 @@ class Page:
         try:
             if self.asker is None:
                 self.asker = Asker.open(self.settings)
+                self.asker.warm()
             else:
                 self.asker.refresh()
             self.problem = None

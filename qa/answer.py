@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from . import storage
 from .config import Settings
 from .embedding import load_embedder
-from .evidence import KEYWORD_SUPPORT, MARGIN_THRESHOLD, Sentence, SentenceScorer, keyword_overlap, select
+from .evidence import KEYWORD_SUPPORT, Sentence, SentenceScorer, in_scope, keyword_overlap, select, signals
 from .search import Filters, Hit, Retriever
 from .text import is_chinese, query_tokens
 
@@ -32,7 +32,7 @@ class Answer:
     evidence: list[Sentence]
     abstained: bool
     language: str  # "zh" or "en": the reply follows the question
-    relevance: float | None = None  # best dense score minus the off-topic background's best
+    relevance: float | None = None  # best dense score minus the off-topic background's best (the margin)
     notice: str | None = None  # e.g. the question was cut to the length limit
 
     def cited(self) -> list[int]:
@@ -104,6 +104,11 @@ class Asker:
         embedder = load_embedder(settings.model)
         return cls(settings, Retriever(stored, embedder), SentenceScorer(embedder), stored.folder.name)
 
+    def warm(self) -> None:
+        """Do once what the first question would otherwise wait for: jieba's dictionary, OpenCC,
+        the background vectors, a query embedding and evidence scoring."""
+        self.ask("联合国新闻 news")
+
     def refresh(self) -> bool:
         """Pick up a newer generation if one was published (cheap: one small file read)."""
         gen = storage.current_generation(self.settings.index)
@@ -126,21 +131,36 @@ class Asker:
         retriever = self.retriever
         mode = mode or self.settings.mode
         qvec = retriever.embed_query(query) if mode != "keyword" else None
-        hits = retriever.search(query, k or self.settings.k, mode, filters, query_vector=qvec)
+        stats: dict = {}
+        hits = retriever.search(query, k or self.settings.k, mode, filters, query_vector=qvec, stats=stats)
         if not hits:
             return Answer(q, query, [], [], True, lang, None, notice)
         idf = retriever.index.keywords.idf(query_tokens(query))
-        relevance = None
-        if qvec is not None:
-            best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
-            if best is not None:
-                relevance = best - self.scorer.background_max(qvec)
-        support = max(keyword_overlap(query, h.text, idf) for h in hits[:3])
-        in_scope = (relevance is not None and relevance >= MARGIN_THRESHOLD) or support >= KEYWORD_SUPPORT
-        if mode == "keyword":
-            in_scope = support >= KEYWORD_SUPPORT / 2
-        if not in_scope:
+        sig = signals(query, qvec, hits, self.scorer if qvec is not None else None, idf, retriever.index,
+                      dense_top=stats.get("dense_top"))
+        relevance = sig.margin
+        ok = in_scope(sig, lang, mode)
+        if not ok and query != q:
+            ok = self._follow_up_in_scope(q, query[:len(query) - len(q)].strip(), hits, mode, filters)
+        if not ok:
             return Answer(q, query, hits, [], True, lang, relevance, notice)
         top = hits[:3]
         evidence = select(query, qvec, [h.text for h in top], self.scorer if qvec is not None else None, idf)
         return Answer(q, query, hits, evidence, not evidence, lang, relevance, notice)
+
+    def _follow_up_in_scope(self, question: str, previous: str, hits: list[Hit], mode: str,
+                            filters: Filters | None) -> bool:
+        """A follow-up's joined query has a diluted margin ("那它是哪天通过的？" drags it down). It is in scope
+        when the previous question was, and the follow-up's own words occur in the passages found (so
+        "那特朗普的关税政策呢？" after an in-scope question still abstains)."""
+        idf = self.retriever.index.keywords.idf(query_tokens(question))
+        own = max((keyword_overlap(question, h.text, idf) for h in hits[:3]), default=0.0)
+        if own < KEYWORD_SUPPORT / 2:
+            return False
+        qvec = self.retriever.embed_query(previous) if mode != "keyword" else None
+        stats: dict = {}
+        prev_hits = self.retriever.search(previous, len(hits), mode, filters, query_vector=qvec, stats=stats)
+        pidf = self.retriever.index.keywords.idf(query_tokens(previous))
+        sig = signals(previous, qvec, prev_hits, self.scorer if qvec is not None else None, pidf,
+                      self.retriever.index, dense_top=stats.get("dense_top"))
+        return in_scope(sig, "zh" if is_chinese(previous) else "en", mode)

@@ -2,12 +2,18 @@
 
 Sentences are scored against the question by the embedding model (cosine) and by keyword overlap
 (IDF-weighted share of the question's tokens the sentence contains). Relevance ("is this in the
-articles at all?") compares the best passage with a fixed background of off-topic sentences: e5
-cosines bunch at 0.7-0.9 for anything, so only a relative margin separates in-scope from not.
+articles at all?") cannot use raw cosines (e5 bunches them at 0.7-0.9 for anything), only relative ones:
+  margin  the best passage's cosine minus the best cosine to a fixed background of off-topic sentences
+  gap     the best passage's cosine minus the GAP_RANK-th best cosine over the corpus and the Chinese
+          background sentences together: an answerable question has one passage that stands out, an
+          unanswerable one a flat top list (the background keeps a small corpus from being its own reference)
+  bm25    the corpus's top BM25 score divided by the sum of the question's token IDFs (unseen words count
+          at the highest IDF): how much of the question the best keyword match covers (Chinese only)
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -15,10 +21,13 @@ import numpy as np
 
 from .text import fold, query_tokens, sentences
 
-# Generic sentences in several languages, none about anything an article would report in depth.
-BACKGROUND = (
+# Generic sentences in several languages, none about anything an article would report in depth. The Chinese
+# ones (BACKGROUND_ZH) also pad the reference list of the gap signal.
+BACKGROUND_ZH = (
     "今天天气怎么样？", "我想学做红烧肉，需要哪些材料？", "周末去哪里玩比较好？", "这部电影好看吗？",
     "如何减肥最有效？", "猫为什么喜欢晒太阳？", "推荐几本好看的小说。", "我的手机充不进电怎么办？",
+)
+BACKGROUND = BACKGROUND_ZH + (
     "What is the weather like today?", "How do I bake sourdough bread at home?",
     "Which football team won the match last night?", "Can you recommend a good movie?",
     "How do I fix a flat bicycle tyre?", "What is the best way to learn the guitar?",
@@ -27,11 +36,33 @@ BACKGROUND = (
     "Wie spät ist es in Tokio?", "今日の天気はどうですか？", "오늘 날씨 어때요?",
     "Сколько стоит билет на поезд?", "Hello, how are you?", "Tell me a joke.",
 )
+GAP_RANK = 20
 
-# Calibrated with benchmarks/abstention.py (see benchmarks/README.md): margin below this -> abstain,
-# unless the keyword side matched most of the question in one passage.
-MARGIN_THRESHOLD = 0.0
-KEYWORD_SUPPORT = 0.6
+# Fitted by benchmarks/abstention.py (logistic regression on one half of its questions, reported on the other
+# half; numbers in benchmarks/README.md, "## Abstention"). In scope when, for the question's language,
+#   RULE[lang]["bias"] + sum(RULE[lang][name] * signal[name]) >= 0
+# An English question over the (Chinese) articles has no keyword overlap and smaller cosines, hence its own
+# rule. Keyword mode (no dense side): in scope when support >= KEYWORD_SUPPORT.
+RULE = {
+    "zh": {"margin": 57.962, "gap": 109.982, "bm25": 27.766, "bias": -14.268},
+    "en": {"margin": 24.937, "gap": 188.429, "bm25": 0.0, "bias": -7.579},
+}
+KEYWORD_SUPPORT = 0.65
+
+
+@dataclass(frozen=True)
+class Signals:
+    margin: float | None  # None without a dense side (keyword mode)
+    gap: float | None
+    bm25: float  # 0..~1
+    support: float  # best IDF-weighted keyword overlap among the top 3 passages (keyword mode, follow-ups)
+
+    def score(self, language: str) -> float | None:
+        """The rule's value (>= 0: in scope); None without a dense side."""
+        if self.margin is None or self.gap is None:
+            return None
+        w = RULE[language if language in RULE else "en"]
+        return w["bias"] + w["margin"] * self.margin + w["gap"] * self.gap + w["bm25"] * self.bm25
 
 
 @dataclass(frozen=True)
@@ -63,10 +94,14 @@ class SentenceScorer:
             self._cache.move_to_end(t)
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.embedder.dim))
 
-    def background_max(self, qvec: np.ndarray) -> float:
+    def background(self, qvec: np.ndarray) -> np.ndarray:
+        """Cosines of the question with BACKGROUND (its first len(BACKGROUND_ZH) are the Chinese ones)."""
         if self._background is None:
             self._background = self.embedder.embed_documents(list(BACKGROUND))
-        return float((self._background @ qvec).max())
+        return self._background @ qvec
+
+    def background_max(self, qvec: np.ndarray) -> float:
+        return float(self.background(qvec).max())
 
 
 def keyword_overlap(question: str, text: str, idf: dict[str, float]) -> float:
@@ -78,6 +113,47 @@ def keyword_overlap(question: str, text: str, idf: dict[str, float]) -> float:
     weight = {t: idf.get(t, 1.0) for t in toks}
     total = sum(weight.values())
     return sum(w for t, w in weight.items() if t in folded) / total if total else 0.0
+
+
+def signals(query: str, qvec: np.ndarray | None, hits: list, scorer: SentenceScorer | None,
+            idf: dict[str, float], index=None, dense_top: list[float] | None = None) -> Signals:
+    """The relevance signals of a search (see the module docstring). `hits` are the search's hits (with
+    `dense_score`, `keyword_score`, `text`); `index` the StoredIndex searched, for the corpus-wide top
+    dense scores and the BM25 top score when the hits lack one. `dense_top`, the search's own best dense
+    scores when the caller has them, saves the one FAISS top-GAP_RANK search this otherwise costs."""
+    support = max((keyword_overlap(query, h.text, idf) for h in hits[:3]), default=0.0)
+    toks = [t for t in dict.fromkeys(query_tokens(query)) if t]
+    bm25 = 0.0
+    if toks and index is not None:
+        kw = [h.keyword_score for h in hits if h.keyword_score is not None]
+        top = max(kw) if kw else float(np.max(index.keywords.scores(toks), initial=0.0))
+        unseen = math.log(1.0 + (index.keywords.num_docs + 0.5) / 0.5)
+        bm25 = top / sum(idf.get(t, unseen) for t in toks)
+    best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
+    if qvec is None or scorer is None or best is None:
+        return Signals(None, None, float(bm25), float(support))
+    bg = scorer.background(qvec)
+    margin = best - float(bg.max())
+    reference = [float(c) for c in bg[:len(BACKGROUND_ZH)]]
+    if dense_top is not None:
+        reference += [float(d) for d in dense_top[:GAP_RANK]]
+    elif index is not None:
+        from . import dense
+
+        reference += dense.search(index.faiss_index, qvec, GAP_RANK)[0].tolist()
+    else:
+        reference += [h.dense_score for h in hits if h.dense_score is not None]
+    reference = sorted(set(reference), reverse=True)
+    gap = best - reference[min(GAP_RANK, len(reference)) - 1]
+    return Signals(float(margin), float(gap), float(bm25), float(support))
+
+
+def in_scope(sig: Signals, language: str, mode: str = "hybrid") -> bool:
+    """Whether the articles speak to the question at all (else: abstain)."""
+    score = None if mode == "keyword" else sig.score(language)
+    if score is None:
+        return sig.support >= KEYWORD_SUPPORT
+    return score >= 0
 
 
 def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: SentenceScorer | None,

@@ -103,7 +103,9 @@ class Retriever:
         return self.embedder.embed_queries([question])[0]
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid", filters: Filters | None = None,
-               query_vector: np.ndarray | None = None) -> list[Hit]:
+               query_vector: np.ndarray | None = None, stats: dict | None = None) -> list[Hit]:
+        """Top-k hits. `stats`, when given, receives `dense_top`: the best dense scores, best first
+        (the abstention signal needs them; searching again for them would double the dense cost)."""
         if mode not in MODES:
             raise InputError(f"search mode {mode!r} is unknown: use one of {', '.join(MODES)}")
         if k < 1:
@@ -120,6 +122,8 @@ class Retriever:
             vec = self.embed_query(question) if query_vector is None else query_vector
             scores, rows = dense.search(self.index.faiss_index, vec, n, allowed)
             dense_scores = dict(zip(rows.tolist(), scores.tolist()))
+            if stats is not None:
+                stats["dense_top"] = scores.tolist()
         if mode in ("keyword", "hybrid"):
             toks = query_tokens(question)
             coverage = self.index.keywords.coverage(toks)

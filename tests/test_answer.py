@@ -1,0 +1,269 @@
+"""qa/answer.py + qa/evidence.py with the real model (e5-small) and a real FAISS index over the seed article."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa import Asker, Settings
+from qa.answer import Answer, clean_question, searched_for
+from qa.evidence import in_scope
+from qa.render import cards_html, reply_html
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = "000_e0ddd22777e12010.txt"
+DATE_Q = "联合国大会哪天通过了决议？"
+AI_2018_Q = "What did China propose about AI risks in 2018?"
+
+
+@pytest.fixture(scope="module")
+def asker(tmp_path_factory) -> Asker:
+    tmp = tmp_path_factory.mktemp("answer")
+    seeds = tmp / "seeds"
+    seeds.mkdir()
+    shutil.copy(ROOT / "seeds" / SEED, seeds / SEED)
+    shutil.copy(ROOT / "seeds" / "examples.yaml", seeds / "examples.yaml")
+    settings = Settings.load(seeds=seeds, index=tmp / "index", model="e5-small")
+    qa.build(settings)
+    return Asker.open(settings)
+
+
+def cited_hit(ans: Answer, n: int = 0):
+    return ans.hits[ans.evidence[n].hit_index]
+
+
+# --- evidence selection ----------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_date_question_picks_the_sentence_with_the_date(asker):
+    ans = asker.ask(DATE_Q)
+    assert not ans.abstained
+    assert ans.language == "zh"
+    first = ans.evidence[0]
+    assert first.text.startswith("第78届联合国大会7月1日")
+    assert ans.hits[first.hit_index].paragraph == 1
+    assert first.hit_index == 0  # the answer's first marker is card [1]
+    # the span points into the passage text
+    assert ans.hits[first.hit_index].text[first.start:first.end] == first.text
+    assert ans.answer_text().startswith("以下是文章原文：第78届联合国大会7月1日")
+    assert "[1]" in ans.answer_text()
+
+
+@pytest.mark.slow
+def test_english_question_picks_the_2018_sentence(asker):
+    ans = asker.ask(AI_2018_Q)
+    assert not ans.abstained
+    assert ans.language == "en"
+    texts = [s.text for s in ans.evidence]
+    assert any(t.startswith("早在2018年，中方就提出要加强人工智能发展的潜在风险研判") for t in texts), texts
+    assert ans.hits[0].paragraph == 4
+    best = max(ans.evidence, key=lambda s: s.score)
+    assert "2018" in best.text
+    # reply in English, quoting the Chinese original
+    assert ans.answer_text().startswith("In the articles' own words:")
+    assert "2018年" in ans.answer_text()
+
+
+@pytest.mark.slow
+def test_evidence_is_one_to_three_sentences_in_passage_order(asker):
+    for q in (DATE_Q, AI_2018_Q, "中方在联合国框架内主张什么？"):
+        ans = asker.ask(q)
+        assert 1 <= len(ans.evidence) <= 3, q
+        order = [(s.hit_index, s.start) for s in ans.evidence]
+        assert order == sorted(order), q
+
+
+@pytest.mark.parametrize("question,lang", [("联合国大会哪天通过了决议？", "zh"), ("中方主张什么？", "zh"),
+                                           ("When was the resolution adopted?", "en"),
+                                           ("How does the resolution help developing countries?", "en"),
+                                           ("How do I bake sourdough bread?", "en")])
+@pytest.mark.slow
+def test_reply_language_follows_the_question(asker, question, lang):
+    ans = asker.ask(question)
+    assert ans.language == lang
+    text = ans.answer_text()
+    if lang == "zh":
+        assert text.startswith(("以下是文章原文", "这些文章没有回答"))
+        assert "检索内容" in reply_html(ans)
+    else:
+        assert text.startswith(("In the articles' own words", "The articles do not answer"))
+        assert "Searched for" in reply_html(ans)
+
+
+# --- follow-ups ------------------------------------------------------------------------------------------------
+
+def test_searched_for_rules():
+    assert searched_for("那它是哪天通过的？", [DATE_Q]) == f"{DATE_Q} 那它是哪天通过的？"
+    assert searched_for("what about developing countries?", [AI_2018_Q]) == f"{AI_2018_Q} what about developing countries?"
+    # a self-contained question is searched on its own, and the first question has nothing to borrow
+    assert searched_for("中方在联合国框架内主张什么？", [DATE_Q]) == "中方在联合国框架内主张什么？"
+    assert searched_for("What did China propose about AI risks in 2018?", ["联合国大会哪天通过了决议？"]) == AI_2018_Q
+    assert searched_for("那它是哪天通过的？", []) == "那它是哪天通过的？"
+
+
+@pytest.mark.slow
+def test_chinese_follow_up_uses_the_previous_question(asker):
+    alone = asker.ask("那它是哪天通过的？")
+    ans = asker.ask("那它是哪天通过的？", ["联合国大会哪天通过了决议？"])
+    assert ans.question == "那它是哪天通过的？"
+    assert ans.searched_for == "联合国大会哪天通过了决议？ 那它是哪天通过的？"
+    assert alone.searched_for == "那它是哪天通过的？"
+    assert not ans.abstained
+    assert any("7月1日" in s.text for s in ans.evidence)
+    html = reply_html(ans)
+    assert "检索内容：" in html and "联合国大会哪天通过了决议" in html
+    assert ans.as_json()["searched_for"] == ans.searched_for
+
+
+@pytest.mark.slow
+def test_off_topic_follow_up_still_abstains(asker):
+    ans = asker.ask("那特朗普的关税政策呢？", [DATE_Q])
+    assert ans.searched_for.startswith(DATE_Q)
+    assert ans.abstained and not ans.evidence
+
+
+@pytest.mark.slow
+def test_english_follow_up_uses_the_previous_question(asker):
+    ans = asker.ask("what about developing countries?", [AI_2018_Q])
+    assert ans.searched_for == f"{AI_2018_Q} what about developing countries?"
+    assert "Searched for: " in reply_html(ans)
+    assert not ans.abstained and ans.evidence
+    # (the previous question dominates the joined query's vector: the evidence stays on the 2018 passage)
+
+
+# --- bad input never raises ------------------------------------------------------------------------------------
+
+BAD = ["", "   \t\n  ", "？？？!!!...", "。，、；：", "\x00\x01\x02联合国\x1b[31m\x7f", "😀🎉🤖", "😀 联合国大会 😀",
+       "'; DROP TABLE articles; --", "1 OR 1=1; SELECT * FROM chunks", "<script>alert(1)</script>",
+       "<img src=x onerror=alert(1)>", "{{7*7}} ${jndi:ldap://x}", "\u202e\u200b\ufeff", "a" * 3, "的",
+       "**bold** [x](javascript:alert(1)) # heading\n\n> quote `code`",  # markdown injection
+       "ዛሬ የአየር ሁኔታ እንዴት ነው?", "ད་རིང་གནམ་གཤིས་ག་འདྲ་འདུག", "nuqneH, qaStaH nuq?",  # languages the model barely knows
+       "联合国 UN 決議 résolution ООН 2024年7月1日?"]  # mixed scripts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", BAD)
+def test_bad_questions_return_an_answer(asker, question):
+    ans = asker.ask(question, [question, ""])
+    assert isinstance(ans, Answer)
+    json.dumps(ans.as_json(), ensure_ascii=False)
+    reply_html(ans)
+    cards_html(ans, asker.retriever.index.articles)
+    assert not any(c in ans.question for c in "\x00\x01\x1b\x7f")
+    if not ans.question.strip():
+        assert ans.abstained and ans.answer_text() in ("请输入一个问题。", "Please type a question.")
+
+
+@pytest.mark.slow
+def test_punctuation_and_emoji_only_abstain(asker):
+    for q in ("", "   ", "？？？!!!...", "😀🎉🤖"):
+        ans = asker.ask(q)
+        assert ans.abstained and not ans.evidence, q
+
+
+@pytest.mark.slow
+def test_huge_question_is_cut_with_a_notice(asker):
+    limit = asker.settings.max_question_chars
+    ans = asker.ask("联合国大会哪天通过了决议？" * 8000)  # ~100k characters
+    assert len(ans.question) == limit
+    assert ans.notice and str(limit) in ans.notice
+    assert ans.as_json()["notice"] == ans.notice
+    assert str(limit) in reply_html(ans)
+
+
+def test_clean_question_strips_control_characters():
+    q, notice = clean_question("\x00联合国\x07大会\x1f ", 100)
+    assert q == "联合国 大会" and notice is None
+    q, notice = clean_question("x" * 150, 100)
+    assert len(q) == 100 and notice
+
+
+# --- abstention ------------------------------------------------------------------------------------------------
+
+OFF_TOPIC = ["今天天气怎么样？", "How do I bake sourdough bread?", "特朗普的关税政策是什么？", "美国总统是谁？",
+             "What are Trump's tariff policies?", "What is the capital of France?", "苹果公司发布了什么新手机？"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_abstain(asker, question):
+    ans = asker.ask(question)
+    assert ans.abstained, (question, ans.relevance, [s.text for s in ans.evidence])
+    assert not ans.evidence
+    assert ans.hits  # the closest passages are still shown, folded
+    assert "qa-marker" not in reply_html(ans)
+    data = ans.as_json()
+    assert data["abstained"] is True and data["evidence"] == [] and all(r["evidence"] == [] for r in data["results"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["联合国大会哪天通过了决议？", "中方在联合国框架内主张什么？",
+                                      "What did China propose about AI risks in 2018?",
+                                      "Which documents on AI governance has China put forward?",
+                                      # abstained under the previous margin-only rule (benchmarks/README.md)
+                                      "人工智能带来了哪些问题？", "When did the UN General Assembly adopt the resolution?",
+                                      "What problems does artificial intelligence cause?"])
+def test_example_questions_are_answered(asker, question):
+    ans = asker.ask(question)
+    assert not ans.abstained, (question, ans.relevance)
+    assert ans.evidence
+
+
+def test_in_scope_rule_per_language_and_keyword_mode():
+    from qa.evidence import KEYWORD_SUPPORT, RULE, Signals
+
+    # every signal pushes towards answering; English questions over Chinese articles have no keyword side
+    assert all(w[k] > 0 for w in RULE.values() for k in ("margin", "gap"))
+    assert RULE["zh"]["bm25"] > 0 and RULE["en"]["bm25"] == 0
+    # a passage that stands out from the corpus and the background: in scope; a flat top list: not
+    assert in_scope(Signals(0.10, 0.08, 0.4, 0.8), "zh")
+    assert in_scope(Signals(0.06, 0.08, 0.0, 0.0), "en")
+    assert not in_scope(Signals(0.0, 0.01, 0.0, 0.0), "zh")
+    assert not in_scope(Signals(-0.05, 0.02, 0.0, 0.0), "en")
+    assert not in_scope(Signals(0.03, 0.02, 0.1, 0.2), "zh")
+    # the score is the linear rule: just below the cut-off, keyword evidence tips a Chinese question over
+    w = RULE["zh"]
+    margin, gap = 0.05, 0.05
+    bm25 = -(w["bias"] + w["margin"] * margin + w["gap"] * gap) / w["bm25"]
+    assert Signals(margin, gap, bm25, 0.0).score("zh") == pytest.approx(0.0, abs=1e-9)
+    assert in_scope(Signals(margin, gap, bm25 + 0.01, 0.0), "zh")
+    assert not in_scope(Signals(margin, gap, bm25 - 0.01, 0.0), "zh")
+    # another question language uses the cross-lingual rule
+    assert Signals(0.05, 0.05, 0.3, 0.0).score("fr") == Signals(0.05, 0.05, 0.3, 0.0).score("en")
+    # no dense side: keyword support decides; keyword mode: the support threshold alone
+    assert in_scope(Signals(None, None, 0.0, KEYWORD_SUPPORT), "zh")
+    assert not in_scope(Signals(None, None, 1.0, KEYWORD_SUPPORT - 0.01), "zh")
+    assert in_scope(Signals(0.5, 0.5, 1.0, KEYWORD_SUPPORT), "zh", "keyword")
+    assert not in_scope(Signals(0.5, 0.5, 1.0, KEYWORD_SUPPORT - 0.01), "zh", "keyword")
+
+
+@pytest.mark.slow
+def test_signals_separate_the_article_from_off_topic(asker):
+    from qa.evidence import signals
+    from qa.text import query_tokens
+
+    def sig(q):
+        r = asker.retriever
+        v = r.embed_query(q)
+        hits = r.search(q, 5, "hybrid", query_vector=v)
+        return signals(q, v, hits, asker.scorer, r.index.keywords.idf(query_tokens(q)), r.index)
+
+    on, off = sig(DATE_Q), sig("今天天气怎么样？")
+    assert on.margin > off.margin and on.gap > off.gap and on.bm25 > off.bm25
+    assert 0 <= off.bm25 <= on.bm25 <= 1.5
+    en_on, en_off = sig(AI_2018_Q), sig("How do I bake sourdough bread?")
+    assert en_on.gap > en_off.gap and en_on.margin > en_off.margin
+
+
+@pytest.mark.slow
+def test_answer_json_carries_the_evidence_spans(asker):
+    data = asker.ask(DATE_Q).as_json()
+    assert set(data) >= {"question", "results", "answer", "abstained", "searched_for", "evidence"}
+    ev = data["evidence"][0]
+    result = data["results"][ev["citation"] - 1]
+    assert result["text"][ev["start"]:ev["end"]] == ev["text"]
+    assert [ev["start"], ev["end"]] in result["evidence"]
