@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import machine, update_section  # noqa: E402
 from qa import Settings, build  # noqa: E402
+from qa.config import DEFAULT_MODEL  # noqa: E402
 from tests.serving import load_run, running_app  # noqa: E402
 
 
@@ -26,7 +27,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--per-client", type=int, default=25)
-    ap.add_argument("--model", default="e5-small")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--no-write", action="store_true", help="print only, do not update benchmarks/README.md")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

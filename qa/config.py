@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-DEFAULT_MODEL = "e5-small"
+DEFAULT_MODEL = "e5-small+use-m3"  # see qa/embedding.py for why
 
 # Environment variable for each setting that can be set from outside.
 ENV = {

