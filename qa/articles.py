@@ -232,8 +232,11 @@ def _content(blocks: list[tuple[str, str]], title: str, source: str | None
     origin: str | None = None
     seen_prose = after_origin = False
     norm_title = _norm(title)
+    title_copy: str | None = None
     for kind, text in blocks:
         if _norm(text) == norm_title or (source and _norm(text) == _norm(source)):
+            if _norm(text) == norm_title and kind == "text":
+                title_copy = title_copy or text
             continue  # repeated title or outlet name
         m = _ORIGIN.match(text)
         if m and len(text) <= 60:
@@ -252,6 +255,8 @@ def _content(blocks: list[tuple[str, str]], title: str, source: str | None
             continue  # headings above the first paragraph are title variants
         seen_prose = seen_prose or _is_prose(text)
         paragraphs.append(text)
+    if not paragraphs and title_copy:
+        paragraphs = [title_copy]  # a one-paragraph item whose title is its text: the text is the article
     return paragraphs, authors, origin
 
 

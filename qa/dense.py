@@ -1,20 +1,25 @@
 """FAISS: the only module that imports it. Inner product over L2-normalised vectors = cosine.
 
-The index kind follows the size (measured in benchmarks/, see README): exact flat search while it
-is fast enough, HNSW above that. Single queries run FAISS on one thread (faster on 2 cores, and it
-does not fight the embedding engine's OpenMP threads).
+The index kind follows the size (measured by benchmarks/scale.py, see benchmarks/README.md "Dense search
+at scale"): exact flat search while one query stays within its share of the latency budget, HNSW above
+that, optionally with 8-bit scalar quantisation of the stored vectors (`SQ8`, a quarter of the memory).
+Single queries run FAISS on one thread (faster on 2 cores, and it does not fight the embedding engine's
+OpenMP threads); building uses every core.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-FLAT_MAX = 200_000  # above this many vectors, use HNSW (see benchmarks/README.md)
+FLAT_MAX = 30_000  # above this many vectors, use HNSW: flat p95 stays under ~5 ms up to here (benchmarks/README.md)
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 512  # recall@10 0.989 at 100k real use-m3 vectors (0.953 at 128): benchmarks/README.md
+SQ8 = os.environ.get("QA_DENSE_SQ8", "") == "1"  # HNSW over 8-bit codes instead of float32 vectors
+KINDS = ("flat", "hnsw", "hnsw-sq8")
 
 
 def _faiss():
@@ -24,7 +29,17 @@ def _faiss():
 
 
 def choose_kind(n: int) -> str:
-    return "flat" if n <= FLAT_MAX else "hnsw"
+    if n <= FLAT_MAX:
+        return "flat"
+    return "hnsw-sq8" if SQ8 else "hnsw"
+
+
+def params(kind: str) -> dict:
+    """What the manifest records next to `index_kind`: the size rule and the graph parameters."""
+    out = {"flat_max": FLAT_MAX}
+    if kind != "flat":
+        out.update(hnsw_m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION, ef_search=HNSW_EF_SEARCH)
+    return out
 
 
 def build(vectors: np.ndarray, kind: str | None = None):
@@ -33,19 +48,34 @@ def build(vectors: np.ndarray, kind: str | None = None):
     kind = kind or choose_kind(n)
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    elif kind in ("hnsw", "hnsw-sq8"):
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         raise ValueError(f"unknown index kind {kind!r}")
     if n:
-        index.add(np.ascontiguousarray(vectors, np.float32))
+        x = np.ascontiguousarray(vectors, np.float32)
+        # Loading an index set FAISS to one thread (for queries); building a graph wants every core.
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        try:
+            if not index.is_trained:
+                index.train(x)
+            index.add(x)
+        finally:
+            faiss.omp_set_num_threads(before)
     return index
 
 
 def kind_of(index) -> str:
-    return "hnsw" if hasattr(index, "hnsw") else "flat"
+    if not hasattr(index, "hnsw"):
+        return "flat"
+    storage = _faiss().downcast_index(index.storage)
+    return "hnsw-sq8" if isinstance(storage, _faiss().IndexScalarQuantizer) else "hnsw"
 
 
 def save(index, path: Path) -> None:
@@ -79,6 +109,12 @@ def search(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None
         ids = np.flatnonzero(allowed).astype(np.int64)
         if ids.size == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        if hasattr(index, "hnsw") and ids.size <= FLAT_MAX:
+            # A graph walk with most nodes filtered out misses results: a small allowed set is searched
+            # exactly (it is no bigger than what a flat index would scan anyway).
+            scores = index.reconstruct_batch(ids) @ np.asarray(query, np.float32).reshape(-1)
+            top = np.argsort(-scores, kind="stable")[:k]
+            return scores[top].astype(np.float32), ids[top]
         selector = faiss.IDSelectorBatch(ids)
         params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH) if hasattr(
             index, "hnsw") else faiss.SearchParameters(sel=selector)

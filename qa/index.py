@@ -25,7 +25,7 @@ from .config import Settings
 from .embedding import Embedder, load_embedder, same_model
 from .errors import ArticleError, IndexError_, QAError, SeedsError
 from .keywords import KeywordIndex
-from .text import load_userdict, tokens
+from .text import load_userdict, tokens_many
 from .vectorcache import VectorCache, model_key
 
 PARSER_VERSION = 1
@@ -107,6 +107,7 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
         chunk_tokens: list[list[str]] = []
         by_hash: dict[str, dict] = {}
         manifest_files: dict[str, str] = {}
+        to_tokenise: list[int] = []  # positions in chunk_tokens still to cut
         for n, path in enumerate(files, 1):
             rel = path.relative_to(settings.seeds).as_posix()
             if progress:
@@ -133,13 +134,20 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
                     report.skipped.append((rel, e.reason))
                     continue
                 record, new_chunks = _article_record(article), _chunk_records(article, settings)
-                new_tokens = [prev_tokens[prev_rows[c["hash"]]] if c["hash"] in prev_rows else tokens(c["text"])
-                              for c in new_chunks]
+                new_tokens = []
+                for c in new_chunks:
+                    if c["hash"] in prev_rows:
+                        new_tokens.append(prev_tokens[prev_rows[c["hash"]]])
+                    else:  # tokenised below, all at once (on every core when there are many)
+                        to_tokenise.append(len(chunk_tokens) + len(new_tokens))
+                        new_tokens.append(None)
             record["paths"] = [rel]
             by_hash[digest] = record
             articles.append(record)
             chunks += new_chunks
             chunk_tokens += new_tokens
+        for pos, toks in zip(to_tokenise, tokens_many([chunks[i]["text"] for i in to_tokenise], progress)):
+            chunk_tokens[pos] = toks
         if not chunks:
             raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text "
                              f"(first problem: {report.skipped[0][0]}: {report.skipped[0][1]})" if report.skipped
@@ -232,10 +240,17 @@ def _write(gen: Path, articles, chunks, chunk_tokens, vectors: np.ndarray, kind:
     storage.write_jsonl(gen / "articles.jsonl", articles)
     storage.write_jsonl(gen / "chunks.jsonl", chunks)
     with open(gen / "tokens.txt", "w", encoding="utf-8") as f:
-        f.writelines(" ".join(t.replace(" ", "") for t in toks) + "\n" for toks in chunk_tokens)
+        f.writelines(_token_line(toks) for toks in chunk_tokens)
     np.save(gen / "vectors.npy", vectors, allow_pickle=False)
     dense.save(dense.build(vectors, kind), gen / "index.faiss")
     KeywordIndex.build(chunk_tokens).save(gen / "bm25")
+
+
+def _token_line(toks: list[str]) -> str:
+    line = " ".join(toks)
+    if line.count(" ") != max(len(toks) - 1, 0):  # a token with a space in it (rare): drop its spaces
+        line = " ".join(t.replace(" ", "") for t in toks)
+    return line + "\n"
 
 
 def _versions() -> dict:
@@ -252,7 +267,7 @@ def _manifest(model: dict, ident: dict, report: BuildReport, files: dict[str, st
     return {
         "format_version": storage.FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": model, "normalized": True, "metric": "inner_product", "index_kind": report.index_kind,
-        "settings": ident, "files": files, "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        "index_params": dense.params(report.index_kind), "settings": ident, "files": files, "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
         "counts": {"articles": report.articles, "chunks": report.chunks, "skipped": len(report.skipped),
                    "duplicates": len(report.duplicates), "embedded": report.embedded, "reused": report.reused},
         "build_seconds": round(report.seconds, 3), "versions": _versions(),

@@ -25,6 +25,7 @@ _WORDLIKE = re.compile(r"\w", re.UNICODE)
 
 _lock = threading.Lock()
 _converter = None
+_t2s_changes: frozenset[str] | None = None  # every character of a t2s dictionary key that maps to something else
 _jieba = None
 _userdict_loaded: set[str] = set()
 
@@ -40,11 +41,49 @@ def _t2s():
     return _converter
 
 
+def _changing_chars(converter) -> frozenset[str]:
+    """A set holding at least one character of every t2s dictionary key that maps to something else.
+
+    Such an entry can only match a text that contains all of its key, so a text with none of these
+    characters converts to itself (every possible match is an identity entry): the slow pure-Python
+    conversion is skipped exactly. Single traditional characters go in first; a phrase adds one of its
+    own characters only when none is there yet. Empty set = unknown dictionary layout: convert every text.
+    """
+    entries: list[tuple[str, str]] = []
+
+    def walk(item) -> None:
+        if isinstance(item, list):
+            for sub in item:
+                walk(sub)
+        elif isinstance(item, tuple) and len(item) == 3 and isinstance(item[2], dict):
+            entries.extend((k, v) for k, v in item[2].items() if k != v)
+        else:
+            raise TypeError(type(item))
+
+    try:
+        converter.convert("")  # loads the dictionaries
+        walk(converter._dict_chain_data)
+    except Exception:  # noqa: BLE001 - another opencc build: fall back to converting every text
+        return frozenset()
+    chars = {k for k, _ in entries if len(k) == 1}
+    for k, v in entries:
+        if len(k) > 1 and chars.isdisjoint(k):
+            first = v.split(" ")[0]
+            differing = [a for a, b in zip(k, first) if a != b] if len(first) == len(k) else []
+            chars.add(differing[0] if differing else k[-1])
+    return frozenset(chars)
+
+
 def fold(text: str) -> str:
     """Full-width -> half-width, traditional -> simplified, lower case (for matching only)."""
+    global _t2s_changes
     text = unicodedata.normalize("NFKC", text)
     if _CJK.search(text):
-        text = _t2s().convert(text)
+        converter = _t2s()
+        if _t2s_changes is None:
+            _t2s_changes = _changing_chars(converter)
+        if not _t2s_changes or not _t2s_changes.isdisjoint(text):
+            text = converter.convert(text)
     return text.lower()
 
 
@@ -103,6 +142,39 @@ def tokens(text: str) -> list[str]:
     """Keyword tokens: folded text cut by jieba for search; punctuation and spaces dropped."""
     jieba = _jieba_module()
     return [t for t in jieba.cut_for_search(fold(text)) if _WORDLIKE.search(t)]
+
+
+def tokens_many(texts: list[str], progress=None) -> list[list[str]]:
+    """`tokens` of many texts; a large batch is cut on every core (forked workers, same results in order).
+
+    jieba and opencc are pure Python and hold the GIL, so threads would not help. Workers are forked
+    after jieba (and any user dictionary) is loaded here, and run nothing but tokenising.
+    """
+    import multiprocessing as mp
+    import os
+
+    workers = min(os.cpu_count() or 1, 8)
+    if len(texts) < 2000 or workers < 2 or "fork" not in mp.get_all_start_methods():
+        out = []
+        for n, t in enumerate(texts, 1):
+            out.append(tokens(t))
+            if progress and n % 500 == 0:
+                progress("tokenise", n, len(texts))
+        return out
+    _jieba_module()
+    fold("預熱")  # dictionaries loaded before the fork, shared by the workers
+    out = []
+    step = 256
+    with mp.get_context("fork").Pool(workers) as pool:
+        for toks in pool.imap(_tokens_block, [texts[i:i + step] for i in range(0, len(texts), step)]):
+            out += toks
+            if progress:
+                progress("tokenise", len(out), len(texts))
+    return out
+
+
+def _tokens_block(texts: list[str]) -> list[list[str]]:
+    return [tokens(t) for t in texts]
 
 
 @lru_cache(maxsize=4096)
