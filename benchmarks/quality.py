@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import re
 import statistics
 import sys
@@ -23,22 +21,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.machine import machine  # noqa: E402  (one description of the machine for every table)
+
 SETS = ("cmrc2018-trial", "drcd-test", "xquad-zh", "xquad-en2zh", "chronoqa")
 MODES = ("keyword", "dense", "hybrid")
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 TARGETS = {"cmrc2018-trial": 0.98, "drcd-test": 0.97, "xquad-zh": 0.96, "xquad-en2zh": 0.85, "chronoqa": 0.97}
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}"
 
 
 def seed_latency(index_dir: Path, seeds: Path, model: str, questions: list[str]) -> dict:
