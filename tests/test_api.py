@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import qa
 from qa import Settings
+
+from .serving import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "000_e0ddd22777e12010.txt"
@@ -32,32 +28,8 @@ def client(tmp_path_factory):
     shutil.copy(ROOT / "seeds" / SEED, seeds / SEED)
     shutil.copy(ROOT / "seeds" / "examples.yaml", seeds / "examples.yaml")
     qa.build(Settings.load(seeds=seeds, index=tmp / "index"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1"}
-    log = open(tmp / "app.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index",
-                             str(tmp / "index"), "--seeds", str(seeds)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(240):
-            if proc.poll() is not None:
-                pytest.fail("app.py exited:\n" + (tmp / "app.log").read_text())
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
+    with running_app(tmp / "index", seeds) as (url, _, _):
         yield gradio_client.Client(url, verbose=False)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_ask_returns_the_json_object(client):

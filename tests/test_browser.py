@@ -7,13 +7,7 @@ to docs/screenshot.png.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +15,8 @@ import pytest
 
 import qa
 from qa import Settings
+
+from .serving import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "000_e0ddd22777e12010.txt"
@@ -44,12 +40,6 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
@@ -60,34 +50,8 @@ def app_url(tmp_path_factory):
     (seeds / "001_hostile.md").write_text(HOSTILE, encoding="utf-8")
     index = tmp / "index"
     qa.build(Settings.load(seeds=seeds, index=index))
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1"}
-    log = open(tmp / "app.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(index),
-                             "--seeds", str(seeds)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(240):
-            if proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pass
-        if proc.poll() is not None:
-            pytest.fail("app.py exited:\n" + (tmp / "app.log").read_text())
+    with running_app(index, seeds) as (url, _, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
