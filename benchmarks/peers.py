@@ -165,12 +165,10 @@ class Naive:
         _, rows = self.index.search(qvec[None], 50)
         scores = self.bm25.get_scores(self.jieba.lcut(question))
         top = np.argsort(-scores)[:50]
-        fused: dict[int, float] = {}
-        for ranking in (rows[0].tolist(), top.tolist()):
-            for rank, r in enumerate(ranking):
-                if r >= 0:
-                    fused[r] = fused.get(r, 0.0) + 1 / (60 + rank + 1)
-        return [self.ids[r] for r, _ in sorted(fused.items(), key=lambda x: -x[1])[:10]]
+        from qa.fusion import rrf  # plain RRF, k = 60: what the hand-written baseline does
+
+        fused = rrf([[r for r in rows[0].tolist() if r >= 0], top.tolist()])
+        return [self.ids[r] for r, _ in fused[:10]]
 
 
 class Txtai:
