@@ -159,6 +159,8 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             report.reused, report.unchanged = len(chunks), True
             report.index_kind = prev.manifest.get("index_kind", "flat")
             report.seconds = time.perf_counter() - t0
+            # A build killed after its swap but before its clean-up leaves the old generation behind.
+            storage.remove_stale(settings.index, keep=prev.folder)
             return report
         vectors = _vectors(chunks, embedder, prev, prev_rows, settings.index / ".work" / model_key(model),
                            report, progress)

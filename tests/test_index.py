@@ -126,6 +126,17 @@ def test_second_build_with_nothing_changed_is_unchanged(corpus):
     assert live(corpus.index) == gen
 
 
+def test_unchanged_build_removes_a_generation_left_by_a_killed_build(corpus):
+    # A build killed between its CURRENT swap and its clean-up leaves the older generation behind.
+    build(corpus)
+    gen = live(corpus.index)
+    stray = corpus.index / "gen-20000101-000000-1-1"
+    stray.mkdir()
+    (stray / "vectors.npy").write_bytes(b"left over")
+    assert build(corpus).unchanged
+    assert sorted(p.name for p in corpus.index.glob("gen-*")) == [gen.name]
+
+
 def test_changed_article_embeds_only_its_new_chunks(corpus, write_article):
     build(corpus)
     title, source, date, paras = PARAS["metro.md"]
