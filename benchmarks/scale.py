@@ -17,6 +17,7 @@ the flat top 10. FLAT_MAX is the largest size at which flat search stays within 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -99,7 +100,9 @@ def hnsw_index(x: np.ndarray, n: int, m: int, efc: int, cache: Path, log, kind: 
 
     from qa import dense
 
-    path = cache / f"scale-{kind}-{n}-M{m}-efc{efc}-noise{NOISE}-real{REAL_PASSAGES}.faiss"
+    # the data's fingerprint is in the name: a graph cached over other vectors would fake a low recall
+    data = hashlib.sha1(np.ascontiguousarray(x[:: max(1, n // 2000)]).tobytes()).hexdigest()[:10]
+    path = cache / f"scale-{kind}-{n}-M{m}-efc{efc}-noise{NOISE}-{data}.faiss"
     if path.is_file():
         t0 = time.perf_counter()
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)

@@ -19,10 +19,11 @@ import numpy as np
 from . import dense
 from .embedding import Embedder
 from .errors import InputError
-from .keywords import KeywordIndex
+from .keywords import KeywordIndex, TokenTable
+from .records import Columns
 from .search import Retriever
 from .storage import StoredIndex
-from .text import tokens
+from .text import tokens_many
 from .vectorcache import VectorCache, model_key
 
 Progress = Callable[[str, int, int], None]
@@ -64,9 +65,10 @@ def corpus_retriever(corpus: list[dict], embedder: Embedder | None, cache_root: 
     vectors = np.zeros((len(chunks), dim), np.float32)
     if embedder is not None:
         vectors = cached_documents(embedder, [(c["hash"], c["text"]) for c in chunks], cache_root / "eval", progress)
-    keywords = KeywordIndex.build([tokens(c["text"]) for c in chunks])
+    keywords = KeywordIndex.build(TokenTable.from_lists(tokens_many([c["text"] for c in chunks])))
     model = embedder.identity() if embedder else {}
-    stored = StoredIndex(Path("."), {"model": model}, chunks, articles, dense.build(vectors, "flat"), keywords)
+    stored = StoredIndex(Path("."), {"model": model}, chunks, articles, dense.build(vectors, "flat"), keywords,
+                         Columns.from_records(chunks, list(articles.values())))
     if embedder is None:
         from .embedding import HashEmbedder
 

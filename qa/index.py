@@ -7,9 +7,11 @@ embedded, in length-sorted batches, each saved under `.work/` as it finishes (re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +25,9 @@ from .articles import SUFFIXES, Article, decode, parse_article
 from .chunking import chunk_article
 from .config import Settings
 from .embedding import Embedder, load_embedder, same_model
-from .errors import ArticleError, IndexError_, QAError, SeedsError
-from .keywords import KeywordIndex
+from .errors import ArticleError, IndexError_, SeedsError
+from .keywords import KeywordIndex, TokenTable, TokenTableBuilder
+from .records import Columns
 from .text import load_userdict, tokens_many
 from .vectorcache import VectorCache, model_key
 
@@ -76,9 +79,8 @@ def settings_identity(settings: Settings) -> dict:
 
 def _previous(index_dir: Path, model: dict, ident: dict):
     """The live generation when it was built with the same model and settings, else None."""
-    try:
-        prev = storage.load(index_dir)
-    except QAError:
+    prev = storage.load_previous(index_dir)
+    if prev is None:
         return None
     same = prev.manifest.get("model") == model and prev.manifest.get("settings") == ident
     return prev if same else None
@@ -91,7 +93,7 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
     embedder = embedder or load_embedder(settings.model)
     model, ident = embedder.identity(), settings_identity(settings)
     report = BuildReport(settings.index)
-    with storage.build_lock(settings.index):
+    with storage.build_lock(settings.index), _Warmup(embedder) as warmup:
         prev = _previous(settings.index, model, ident)
         prev_articles = {(a["path"], a["content_hash"]): a for a in prev.articles.values()} if prev else {}
         prev_chunks: dict[str, list[dict]] = {}
@@ -100,14 +102,14 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             for row, c in enumerate(prev.chunks):
                 prev_chunks.setdefault(c["article_id"], []).append(c)
                 prev_rows.setdefault(c["hash"], row)
-        prev_tokens = prev.tokens() if prev else []
+        prev_tokens = prev.tokens if prev else None
+        token_rows = prev_rows if prev_tokens is not None else {}  # an older format's tokens are cut again
 
         articles: list[dict] = []
         chunks: list[dict] = []
-        chunk_tokens: list[list[str]] = []
+        token_plan: list[int | None] = []  # per chunk: the previous table's row with its tokens, or None: cut it
         by_hash: dict[str, dict] = {}
         manifest_files: dict[str, str] = {}
-        to_tokenise: list[int] = []  # positions in chunk_tokens still to cut
         for n, path in enumerate(files, 1):
             rel = path.relative_to(settings.seeds).as_posix()
             if progress:
@@ -126,7 +128,6 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             reused = prev_articles.get((rel, digest))
             if reused is not None:
                 record, new_chunks = dict(reused), prev_chunks.get(reused["id"], [])
-                new_tokens = [prev_tokens[prev_rows[c["hash"]]] for c in new_chunks]
             else:
                 try:
                     article = parse_article(decode(raw, path), Path(rel), digest)
@@ -134,27 +135,20 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
                     report.skipped.append((rel, e.reason))
                     continue
                 record, new_chunks = _article_record(article), _chunk_records(article, settings)
-                new_tokens = []
-                for c in new_chunks:
-                    if c["hash"] in prev_rows:
-                        new_tokens.append(prev_tokens[prev_rows[c["hash"]]])
-                    else:  # tokenised below, all at once (on every core when there are many)
-                        to_tokenise.append(len(chunk_tokens) + len(new_tokens))
-                        new_tokens.append(None)
+                if any(c["hash"] not in prev_rows for c in new_chunks):
+                    warmup.start()  # the model loads while the rest is read and tokenised
             record["paths"] = [rel]
             by_hash[digest] = record
             articles.append(record)
             chunks += new_chunks
-            chunk_tokens += new_tokens
-        for pos, toks in zip(to_tokenise, tokens_many([chunks[i]["text"] for i in to_tokenise], progress)):
-            chunk_tokens[pos] = toks
+            token_plan += [token_rows.get(c["hash"]) for c in new_chunks]
         if not chunks:
             raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text "
                              f"(first problem: {report.skipped[0][0]}: {report.skipped[0][1]})" if report.skipped
                              else f"no article text in {settings.seeds}")
 
         report.articles, report.chunks = len(articles), len(chunks)
-        if prev and prev.manifest.get("files") == manifest_files and [
+        if prev and prev.current_format and prev.manifest.get("files") == manifest_files and [
                 (s["path"], s["reason"]) for s in prev.manifest.get("skipped", [])] == report.skipped:
             report.reused, report.unchanged = len(chunks), True
             report.index_kind = prev.manifest.get("index_kind", "flat")
@@ -162,12 +156,13 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             # A build killed after its swap but before its clean-up leaves the old generation behind.
             storage.remove_stale(settings.index, keep=prev.folder)
             return report
+        table = _token_table(chunks, token_plan, prev_tokens, progress)
         vectors = _vectors(chunks, embedder, prev, prev_rows, settings.index / ".work" / model_key(model),
                            report, progress)
         report.index_kind = dense.choose_kind(len(chunks))
         gen = storage.new_generation(settings.index)
         try:
-            _write(gen, articles, chunks, chunk_tokens, vectors, report.index_kind)
+            _write(gen, articles, chunks, table, vectors, report.index_kind)
             report.seconds = time.perf_counter() - t0
             manifest = _manifest(model, ident, report, manifest_files)
             manifest["file_sizes"] = storage.file_sizes(gen)
@@ -182,6 +177,32 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
 
         shutil.rmtree(settings.index / ".work", ignore_errors=True)
     return report
+
+
+class _Warmup:
+    """Loads the model in a thread as soon as the build knows it will embed something: loading it
+    (~1 s) then overlaps reading, jieba's start-up and tokenising instead of following them."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="qa-model-warmup")
+            self._thread.start()
+
+    def _run(self) -> None:
+        # a failure here is raised again, with its context, by the build's own embedding call
+        with contextlib.suppress(Exception):
+            self._embedder.embed_documents(["预热"])
+
+    def __enter__(self) -> _Warmup:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _read(path: Path) -> bytes:
@@ -210,7 +231,7 @@ def _chunk_records(a: Article, settings: Settings) -> list[dict]:
 
 def _vectors(chunks, embedder, prev, prev_rows, work: Path, report: BuildReport, progress) -> np.ndarray:
     out = np.zeros((len(chunks), embedder.dim), np.float32)
-    prev_vectors = prev.vectors() if prev else None
+    prev_vectors = prev.vectors if prev else None
     cache = VectorCache(work, embedder.dim)
     todo: dict[str, list[int]] = {}
     for i, c in enumerate(chunks):
@@ -238,21 +259,28 @@ def _vectors(chunks, embedder, prev, prev_rows, work: Path, report: BuildReport,
     return out
 
 
-def _write(gen: Path, articles, chunks, chunk_tokens, vectors: np.ndarray, kind: str) -> None:
+def _token_table(chunks: list[dict], plan: list[int | None], prev: TokenTable | None, progress) -> TokenTable:
+    """Reused passages take their token ids from the previous table; the rest are cut here, all at once
+    (on every core when there are many)."""
+    todo = [i for i, row in enumerate(plan) if row is None]
+    cut = iter(tokens_many([chunks[i]["text"] for i in todo], progress))
+    builder = TokenTableBuilder(prev)
+    for row in plan:
+        if row is None:
+            builder.add(next(cut))
+        else:
+            builder.add_previous(row)
+    return builder.finish()
+
+
+def _write(gen: Path, articles, chunks, table: TokenTable, vectors: np.ndarray, kind: str) -> None:
     storage.write_jsonl(gen / "articles.jsonl", articles)
     storage.write_jsonl(gen / "chunks.jsonl", chunks)
-    with open(gen / "tokens.txt", "w", encoding="utf-8") as f:
-        f.writelines(_token_line(toks) for toks in chunk_tokens)
+    Columns.from_records(chunks, articles).save(gen / "columns.npz")
+    table.save(gen / "tokens")
     np.save(gen / "vectors.npy", vectors, allow_pickle=False)
     dense.save(dense.build(vectors, kind), gen / "index.faiss")
-    KeywordIndex.build(chunk_tokens).save(gen / "bm25")
-
-
-def _token_line(toks: list[str]) -> str:
-    line = " ".join(toks)
-    if line.count(" ") != max(len(toks) - 1, 0):  # a token with a space in it (rare): drop its spaces
-        line = " ".join(t.replace(" ", "") for t in toks)
-    return line + "\n"
+    KeywordIndex.build(table).save(gen / "bm25")
 
 
 def _versions() -> dict:

@@ -7,6 +7,7 @@ Chinese articles has coverage near 0, and fusion then leans on the dense side.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,66 +15,128 @@ from pathlib import Path
 import numpy as np
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+K1, B = 1.2, 0.75  # bm25s defaults (Lucene)
 
 
-def _retriever_class():
-    """bm25s.BM25 with its per-document Python loops replaced by numpy (the same index, bit for bit).
+class TokenTable:
+    """Every passage's tokens as ids into `vocab`, passage after passage: what BM25 is built from.
 
-    bm25s documents `build_index_from_tokens` / `build_index_from_ids` as the places to override. Its
-    own versions count terms with a Counter and a set per document: most of a build's BM25 time on a
-    100k-passage corpus. Other scoring methods than the Lucene/Robertson ones used here fall back to
-    bm25s's code.
+    Stored with each generation (`tokens/`: two .npy files and a JSON word list), so an incremental
+    build takes the tokens of unchanged passages as array slices instead of re-reading and re-mapping
+    strings (at 23k passages that was 1.4 s of a 5 s one-article rebuild).
     """
-    import bm25s
 
-    class FastBM25(bm25s.BM25):
-        def build_index_from_tokens(self, corpus_tokens, show_progress=True, leave_progress=False):
-            from collections import defaultdict
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, vocab: list[str]) -> None:
+        self.ids, self.offsets, self.vocab = ids, offsets, vocab
 
-            vocab: defaultdict[str, int] = defaultdict()
-            vocab.default_factory = vocab.__len__  # a new token gets the next id, all in C
-            ids = [list(map(vocab.__getitem__, doc)) for doc in corpus_tokens]
-            scores = self.build_index_from_ids(list(range(len(vocab))), ids, show_progress, leave_progress)
-            return scores, dict(vocab)
+    @classmethod
+    def from_lists(cls, token_lists: Sequence[Sequence[str]]) -> TokenTable:
+        builder = TokenTableBuilder()
+        for toks in token_lists:
+            builder.add(toks)
+        return builder.finish()
 
-        def build_index_from_ids(self, unique_token_ids, corpus_token_ids, show_progress=True,
-                                 leave_progress=False):
-            if self.method not in ("lucene", "robertson") or self.idf_method not in ("lucene", "robertson") or \
-                    self.csc_backend not in ("scipy", "numpy"):
-                return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress)
-            from itertools import chain
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
 
-            n_docs, n_vocab = len(corpus_token_ids), len(unique_token_ids)
-            lengths = np.fromiter(map(len, corpus_token_ids), np.int64, n_docs)
-            avg_doc_len = lengths.mean() if n_docs else np.float64("nan")
-            flat = np.fromiter(chain.from_iterable(corpus_token_ids), np.int64, int(lengths.sum()))
-            pairs, tf = np.unique(np.repeat(np.arange(n_docs, dtype=np.int64), lengths) * n_vocab + flat,
-                                  return_counts=True)  # (document, term) sorted, with the term's count
-            doc_idx, vocab_idx = pairs // n_vocab, pairs % n_vocab
-            df = np.bincount(vocab_idx, minlength=n_vocab)
-            idf = np.zeros(n_vocab, dtype=self.dtype)
-            seen = df != 0
-            inner = (n_docs - df[seen] + 0.5) / (df[seen] + 0.5)
-            idf[seen] = np.log(1 + inner) if self.idf_method == "lucene" else np.log(np.maximum(inner, 1))
-            self.nonoccurrence_array = None
-            # same float64 arithmetic as bm25s's tf component (its avg length is a numpy float64)
-            l_d = lengths[doc_idx]
-            tf = tf.astype(self.dtype)
-            tfc = tf / (self.k1 * ((1 - self.b) + self.b * l_d / avg_doc_len) + tf)
-            scores_flat = (idf[vocab_idx] * tfc).astype(self.dtype)
-            doc_idx, vocab_idx = doc_idx.astype(self.int_dtype), vocab_idx.astype(self.int_dtype)
-            if self.csc_backend == "scipy":
-                import scipy.sparse as sp
+    def row(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i]:self.offsets[i + 1]]
 
-                m = sp.csc_matrix((scores_flat, (doc_idx, vocab_idx)), shape=(n_docs, n_vocab), dtype=self.dtype)
-                data, indices, indptr = m.data, m.indices, m.indptr
+    def tokens(self, i: int) -> list[str]:
+        return [self.vocab[t] for t in self.row(i).tolist()]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "ids.npy", self.ids, allow_pickle=False)
+        np.save(folder / "offsets.npy", self.offsets, allow_pickle=False)
+        (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TokenTable:
+        ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
+        offsets = np.load(folder / "offsets.npy", allow_pickle=False)
+        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(ids) or \
+                not isinstance(vocab, list) or (len(ids) and int(ids.max()) >= len(vocab)):
+            raise ValueError(f"{folder} is inconsistent: its offsets, ids and word list disagree")
+        return cls(ids, offsets, vocab)
+
+
+class TokenTableBuilder:
+    """A new table from rows of a previous one (reused as slices) and new token lists, in order."""
+
+    def __init__(self, previous: TokenTable | None = None) -> None:
+        self._prev = previous
+        self._vocab: list[str] = list(previous.vocab) if previous else []
+        self._term_ids: dict[str, int] | None = None  # made on the first new token list only
+        self._pieces: list[np.ndarray | list[int]] = []  # arrays of new ids, or [first, last + 1) previous rows
+
+    def add_previous(self, row: int) -> None:
+        assert self._prev is not None
+        last = self._pieces[-1] if self._pieces else None
+        if isinstance(last, list) and last[1] == row:  # runs of unchanged passages become one slice
+            last[1] = row + 1
+        else:
+            self._pieces.append([row, row + 1])
+
+    def add(self, toks: Sequence[str]) -> None:
+        if self._term_ids is None:
+            self._term_ids = {t: i for i, t in enumerate(self._vocab)}
+        ids = self._term_ids
+        for t in toks:
+            if t not in ids:
+                ids[t] = len(self._vocab)
+                self._vocab.append(t)
+        self._pieces.append(np.fromiter(map(ids.__getitem__, toks), np.int32, len(toks)))
+
+    def finish(self) -> TokenTable:
+        """The table; words no passage uses any more are dropped and the ids renumbered."""
+        prev_ids = np.asarray(self._prev.ids) if self._prev else None  # a plain view: memmap slices are slow
+        prev_off = self._prev.offsets if self._prev else None
+        arrays, lengths = [], []
+        for piece in self._pieces:
+            if isinstance(piece, list):
+                arrays.append(prev_ids[prev_off[piece[0]]:prev_off[piece[1]]])
+                lengths.append(np.diff(prev_off[piece[0]:piece[1] + 1]))
             else:
-                data, indices, indptr = self._np_csc(data=scores_flat, rows=doc_idx, cols=vocab_idx,
-                                                     shape=(n_docs, n_vocab))
-                data = data.astype(self.dtype)
-            return {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
+                arrays.append(piece)
+                lengths.append(np.array([len(piece)], np.int64))
+        offsets = np.zeros(sum(map(len, lengths)) + 1, np.int64)
+        if lengths:
+            np.cumsum(np.concatenate(lengths), out=offsets[1:])
+        ids = np.concatenate(arrays).astype(np.int32) if arrays else np.zeros(0, np.int32)
+        used = np.bincount(ids, minlength=len(self._vocab)) > 0
+        vocab = self._vocab
+        if not used.all():
+            ids = (np.cumsum(used) - 1).astype(np.int32)[ids]
+            vocab = [t for t, u in zip(vocab, used.tolist()) if u]
+        return TokenTable(ids, offsets, vocab)
 
-    return FastBM25
+
+def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """bm25s's Lucene BM25 score matrix (CSC: a column per word, rows sorted), in numpy alone.
+
+    The same arithmetic as bm25s's own build (float64 tf part, Lucene idf, float32 scores) without its
+    per-document Python loops, most of a 100k-passage build's BM25 time. tests/test_keywords.py checks
+    the scores against bm25s built from the same tokens.
+    """
+    n_docs = len(offsets) - 1
+    lengths = np.diff(offsets)
+    avg_doc_len = lengths.mean() if n_docs else np.float64("nan")
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    # (word, document) pairs sorted by word then document: already the CSC order, with the term counts
+    pairs, tf = np.unique(ids.astype(np.int64) * max(n_docs, 1) + doc_of, return_counts=True)
+    vocab_idx, doc_idx = np.divmod(pairs, max(n_docs, 1))
+    df = np.bincount(vocab_idx, minlength=n_vocab)
+    idf = np.zeros(n_vocab, dtype=np.float32)
+    seen = df != 0
+    idf[seen] = np.log(1 + (n_docs - df[seen] + 0.5) / (df[seen] + 0.5))
+    tf = tf.astype(np.float32)
+    tfc = tf / (K1 * ((1 - B) + B * lengths[doc_idx] / avg_doc_len) + tf)
+    data = (idf[vocab_idx] * tfc).astype(np.float32)
+    indptr = np.zeros(n_vocab + 1, np.int64)
+    np.cumsum(df, out=indptr[1:])
+    return data, doc_idx.astype(np.int32), indptr
 
 
 class KeywordIndex:
@@ -88,10 +151,23 @@ class KeywordIndex:
         self._vocab = retriever.vocab_dict
 
     @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]]) -> KeywordIndex:
-        retriever = _retriever_class()(k1=1.2, b=0.75)
-        # An empty document still needs a token for bm25s; "" is its reserved empty token.
-        retriever.index([list(t) or [""] for t in token_lists], show_progress=False)
+    def build(cls, table: TokenTable) -> KeywordIndex:
+        import bm25s
+
+        ids, offsets, vocab = np.asarray(table.ids), table.offsets, list(table.vocab)
+        empty = np.flatnonzero(np.diff(offsets) == 0)
+        if len(empty):  # as in bm25s, an empty passage holds the reserved "" token (length 1)
+            if "" not in vocab:
+                vocab.append("")
+            ids = np.insert(ids, offsets[empty], vocab.index(""))
+            offsets = offsets + np.searchsorted(empty, np.arange(len(offsets)))
+        data, indices, indptr = _bm25_matrix(ids, offsets, len(vocab))
+        retriever = bm25s.BM25(k1=K1, b=B)
+        retriever.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(offsets) - 1}
+        retriever.vocab_dict = {t: i for i, t in enumerate(vocab)}
+        retriever.vocab_dict.setdefault("", len(vocab))  # what bm25s's own `index` adds
+        retriever.unique_token_ids_set = set(retriever.vocab_dict.values())
+        retriever.nonoccurrence_array = None  # only the BM25L/BM25+ variants have one
         return cls(retriever)
 
     def save(self, folder: Path) -> None:

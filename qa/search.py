@@ -80,24 +80,25 @@ class Retriever:
                 f"{self.index.folder.parent} was built with model {built.get('model')!r} "
                 f"({built.get('backend', 'sentence-transformers')}) but {self.embedder.name!r} is selected: "
                 f"run `qa build` to rebuild it, or select {built.get('model')!r} (--model / QA_MODEL)")
-        chunks, articles = self.index.chunks, self.index.articles
-        self._sources = np.array([(articles[c["article_id"]].get("source") or "").casefold() for c in chunks])
-        self._dates = np.array([articles[c["article_id"]].get("date") or "" for c in chunks])
+        cols = self.index.columns
+        self._sources = np.array([s.casefold() for s in cols.sources.tolist()], dtype=str)
 
     def __len__(self) -> int:
-        return len(self.index.chunks)
+        return len(self.index.columns.article_of)
 
     def mask(self, filters: Filters) -> np.ndarray | None:
+        """Which passages the filters keep: decided per article, then spread to its passages."""
         if not filters.active():
             return None
-        keep = np.ones(len(self), bool)
+        cols = self.index.columns
+        keep = np.ones(len(cols.article_ids), bool)
         if filters.source:
-            keep &= np.char.find(self._sources.astype(str), filters.source.casefold()) >= 0
+            keep &= np.char.find(self._sources, filters.source.casefold()) >= 0
         if filters.since:
-            keep &= (self._dates != "") & (self._dates >= filters.since)
+            keep &= (cols.dates != "") & (cols.dates >= filters.since)
         if filters.until:
-            keep &= (self._dates != "") & (self._dates <= filters.until)
-        return keep
+            keep &= (cols.dates != "") & (cols.dates <= filters.until)
+        return keep[cols.article_of]
 
     def embed_query(self, question: str) -> np.ndarray:
         return self.embedder.embed_queries([question])[0]

@@ -3,7 +3,7 @@
     embeddings/
       CURRENT              name of the live generation; replaced atomically (os.replace)
       gen-<time>-<pid>/    one complete index: manifest.json (written last), index.faiss,
-                           vectors.npy, chunks.jsonl, articles.jsonl, tokens.txt, bm25/
+                           vectors.npy, chunks.jsonl, articles.jsonl, columns.npz, tokens/, bm25/
       .lock                held by a running build
       .work/               embedded batches of an unfinished build (resume)
 
@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexError_, IndexLockedError
+from .records import ArticleRows, Columns, JsonlRows
 
-FORMAT_VERSION = 1
-FILES = ("manifest.json", "index.faiss", "vectors.npy", "chunks.jsonl", "articles.jsonl", "tokens.txt")
+FORMAT_VERSION = 2  # 2: passages' tokens as ids (tokens/) instead of tokens.txt
+FILES = ("manifest.json", "index.faiss", "vectors.npy", "chunks.jsonl", "articles.jsonl", "columns.npz",
+         "tokens/ids.npy", "tokens/offsets.npy", "tokens/vocab.json")
 
 
 def _fix(index_dir: Path) -> str:
@@ -115,21 +117,62 @@ def read_jsonl(path: Path) -> list[dict]:
 
 @dataclass
 class StoredIndex:
-    """A loaded generation. `vectors()` is memory-mapped and only read by builds."""
+    """A loaded generation, ready to search. Passages and articles are read from disk row by row
+    (`qa/records.py`); `columns` holds what search needs of all of them."""
+
+    folder: Path
+    manifest: dict
+    chunks: Sequence[dict]
+    articles: Mapping[str, dict]
+    faiss_index: object
+    keywords: object  # KeywordIndex
+    columns: Columns
+
+
+@dataclass
+class Previous:
+    """What a build reuses from the live generation: passages, articles, vectors (memory-mapped) and
+    token ids (None for a generation of format 1, whose tokens are cut again)."""
 
     folder: Path
     manifest: dict
     chunks: list[dict]
     articles: dict[str, dict]
-    faiss_index: object
-    keywords: object  # KeywordIndex
+    vectors: np.ndarray
+    tokens: object  # TokenTable | None
 
-    def vectors(self) -> np.ndarray:
-        return np.load(self.folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    @property
+    def current_format(self) -> bool:
+        return self.manifest.get("format_version") == FORMAT_VERSION
 
-    def tokens(self) -> list[list[str]]:
-        with open(self.folder / "tokens.txt", encoding="utf-8") as f:
-            return [line.rstrip("\n").split(" ") if line.strip() else [] for line in f]
+
+def load_previous(index_dir: Path) -> Previous | None:
+    """The live generation for reuse by a build, or None when there is none or it is damaged.
+
+    Lighter than `load` (no FAISS index, no BM25) and it also reads format 1, so that upgrading newsqa
+    re-tokenises an archive but does not embed it again."""
+    from .keywords import TokenTable
+
+    try:
+        gen = current_generation(index_dir)
+        if gen is None:
+            return None
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("format_version") not in (1, FORMAT_VERSION):
+            return None
+        for name, size in manifest.get("file_sizes", {}).items():
+            if (gen / name).stat().st_size != size:
+                return None
+        chunks = read_jsonl(gen / "chunks.jsonl")
+        articles = {a["id"]: a for a in read_jsonl(gen / "articles.jsonl")}
+        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        tokens = TokenTable.load(gen / "tokens") if manifest["format_version"] == FORMAT_VERSION else None
+        if len(chunks) != manifest["counts"]["chunks"] or vectors.shape[0] != len(chunks) or \
+                (tokens is not None and len(tokens) != len(chunks)):
+            return None
+    except (IndexError_, OSError, ValueError, KeyError, TypeError):
+        return None
+    return Previous(gen, manifest, chunks, articles, vectors, tokens)
 
 
 def read_manifest(index_dir: Path) -> tuple[Path, dict]:
@@ -176,11 +219,13 @@ def load(index_dir: Path) -> StoredIndex:
         if actual != size:
             state = "is missing" if actual is None else f"has {actual} bytes, the manifest says {size}"
             raise IndexError_(f"{gen / name} {state}: the index is damaged: {_fix(index_dir)}")
+    fix = _fix(index_dir)
     try:
-        chunks = read_jsonl(gen / "chunks.jsonl")
-        articles = {a["id"]: a for a in read_jsonl(gen / "articles.jsonl")}
+        columns = Columns.load(gen / "columns.npz")
+        chunks = JsonlRows(gen / "chunks.jsonl", fix)
+        articles = ArticleRows(JsonlRows(gen / "articles.jsonl", fix), columns.article_ids.tolist())
     except (ValueError, KeyError, OSError) as e:
-        raise IndexError_(f"{gen}: chunks or articles file is damaged ({e}): {_fix(index_dir)}") from None
+        raise IndexError_(f"{gen}: the passage or article files are damaged ({e}): {fix}") from None
     try:
         faiss_index = dense.load(gen / "index.faiss")
     except Exception as e:  # noqa: BLE001 - FAISS raises RuntimeError/others for truncated files
@@ -192,7 +237,7 @@ def load(index_dir: Path) -> StoredIndex:
         raise IndexError_(f"{gen / 'bm25'} cannot be read ({e}): {_fix(index_dir)}") from None
     n = manifest.get("counts", {}).get("chunks")
     sizes = {"manifest": n, "chunks.jsonl": len(chunks), "index.faiss": faiss_index.ntotal,
-             "bm25": keywords.num_docs}
+             "bm25": keywords.num_docs, "columns.npz": len(columns.article_of)}
     if len(set(sizes.values())) != 1:
         detail = ", ".join(f"{k} {v}" for k, v in sizes.items())
         raise IndexError_(f"{gen}: parts of the index disagree on the number of passages ({detail}): "
@@ -200,7 +245,8 @@ def load(index_dir: Path) -> StoredIndex:
     if faiss_index.d != manifest.get("model", {}).get("dim"):
         raise IndexError_(f"{gen}: vectors have dimension {faiss_index.d} but the manifest says "
                           f"{manifest.get('model', {}).get('dim')}: {_fix(index_dir)}")
-    missing = {c["article_id"] for c in chunks} - articles.keys()
-    if missing:
-        raise IndexError_(f"{gen}: passages refer to unknown articles ({sorted(missing)[:3]}): {_fix(index_dir)}")
-    return StoredIndex(gen, manifest, chunks, articles, faiss_index, keywords)
+    n_articles = manifest.get("counts", {}).get("articles")
+    if not n_articles == len(articles._rows) == len(columns.article_ids):
+        raise IndexError_(f"{gen}: articles.jsonl has {len(articles._rows)} articles, columns.npz "
+                          f"{len(columns.article_ids)}, the manifest {n_articles}: {fix}")
+    return StoredIndex(gen, manifest, chunks, articles, faiss_index, keywords, columns)

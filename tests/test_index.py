@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -19,7 +20,9 @@ from qa.answer import Asker
 from qa.embedding import load_embedder
 from qa.errors import IndexError_, IndexLockedError, SeedsError
 from qa.index import build, check
+from qa.keywords import TokenTable
 from qa.search import Filters, Retriever
+from qa.text import tokens
 
 PARAS = {
     "harbour.md": ("Harbour Bridge Reopens", "City Daily", "2024-03-01", [
@@ -66,13 +69,13 @@ def test_build_writes_a_complete_generation(corpus):
     gens = sorted(p.name for p in corpus.index.glob("gen-*"))
     assert len(gens) == 1 and (corpus.index / "CURRENT").read_text().strip() == gens[0]
     gen = live(corpus.index)
-    for name in ("manifest.json", "index.faiss", "vectors.npy", "chunks.jsonl", "articles.jsonl", "tokens.txt"):
+    for name in storage.FILES:
         assert (gen / name).is_file(), name
     assert (gen / "bm25").is_dir() and any((gen / "bm25").iterdir())
     assert not (corpus.index / ".work").exists()
 
     manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["format_version"] == storage.FORMAT_VERSION == 1
+    assert manifest["format_version"] == storage.FORMAT_VERSION == 2
     assert manifest["model"] == {"model": "hash", "dim": 256}
     assert manifest["counts"] == {"articles": 3, "chunks": 6, "skipped": 0, "duplicates": 0,
                                   "embedded": 6, "reused": 0}
@@ -135,6 +138,42 @@ def test_unchanged_build_removes_a_generation_left_by_a_killed_build(corpus):
     (stray / "vectors.npy").write_bytes(b"left over")
     assert build(corpus).unchanged
     assert sorted(p.name for p in corpus.index.glob("gen-*")) == [gen.name]
+
+
+def _assert_tokens_match_texts(index: Path) -> None:
+    gen = live(index)
+    table = TokenTable.load(gen / "tokens")
+    chunks = storage.read_jsonl(gen / "chunks.jsonl")
+    assert [table.tokens(i) for i in range(len(table))] == [tokens(c["text"]) for c in chunks]
+
+
+def test_incremental_builds_keep_every_passages_tokens(corpus, write_article):
+    build(corpus)
+    _assert_tokens_match_texts(corpus.index)
+    write_article(corpus.seeds, "metro.md", "地铁新线开通", ["新线全长二十公里，设十二座车站。", "首班车六点发出。"])
+    (corpus.seeds / "drought.md").unlink()
+    write_article(corpus.seeds, "extra.md", "港口扩建", ["港口三期工程今日动工，预计三年完成。"])
+    assert not build(corpus).unchanged
+    _assert_tokens_match_texts(corpus.index)
+
+
+def test_index_of_the_previous_format_is_upgraded_without_embedding_again(corpus):
+    # format 1 stored tokens as text (tokens.txt); its vectors are still reused
+    build(corpus)
+    gen = live(corpus.index)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    shutil.rmtree(gen / "tokens")
+    (gen / "tokens.txt").write_text("".join(" ".join(tokens(c["text"])) + "\n"
+                                            for c in storage.read_jsonl(gen / "chunks.jsonl")))
+    manifest["format_version"] = 1
+    manifest["file_sizes"] = storage.file_sizes(gen)
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexError_, match="old index format"):
+        storage.load(corpus.index)
+    report = build(corpus)
+    assert not report.unchanged and (report.embedded, report.reused) == (0, 6)
+    assert storage.load(corpus.index).manifest["format_version"] == storage.FORMAT_VERSION
+    _assert_tokens_match_texts(corpus.index)
 
 
 def test_changed_article_embeds_only_its_new_chunks(corpus, write_article):

@@ -254,11 +254,11 @@ def test_vectors_reused_exactly_and_no_pickle(tmp_path: Path) -> None:
     shutil.copy(SEED, tmp_path / "seeds")
     s = settings(tmp_path)
     build(s)
-    first = np.array(storage.load(s.index).vectors())
+    first = np.array(storage.load_previous(s.index).vectors)
     (tmp_path / "seeds" / "other.md").write_text(article("另一篇", "这是另外一篇关于农业科技的报道。"), encoding="utf-8")
     report = build(s)
     assert report.embedded == 1 and report.reused == 7
-    second = np.array(storage.load(s.index).vectors())
+    second = np.array(storage.load_previous(s.index).vectors)
     assert np.array_equal(first, second[: len(first)]) or np.array_equal(first, second[1:])
     gen = storage.current_generation(s.index)
     for f in gen.rglob("*"):

@@ -1,0 +1,56 @@
+"""The BM25 index built from stored token ids scores exactly like bm25s built from the token strings."""
+
+from __future__ import annotations
+
+import random
+
+import bm25s
+import numpy as np
+import pytest
+
+from qa.keywords import KeywordIndex, TokenTable, TokenTableBuilder
+
+WORDS = ["北京", "上海", "经济", "增长", "发布", "会议", "a", "bank", "人工智能", "联合国", "气候", "新闻"]
+
+
+def _corpus(rng: random.Random, n: int) -> list[list[str]]:
+    # some empty passages: bm25s gives them its reserved "" token
+    return [[rng.choice(WORDS) for _ in range(rng.choice([0, 1, 3, 8, 20]))] for _ in range(n)]
+
+
+def _table(docs: list[list[str]]) -> TokenTable:
+    return TokenTable.from_lists(docs)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_scores_equal_bm25s_built_from_strings(seed):
+    docs = _corpus(random.Random(seed), 60)
+    ours = KeywordIndex.build(_table(docs))
+    ref = bm25s.BM25(k1=1.2, b=0.75)
+    ref.index([d or [""] for d in docs], show_progress=False)
+    for query in (["北京"], ["经济", "增长"], ["bank", "气候", "新闻"], WORDS):
+        ids = [ref.vocab_dict[t] for t in query if t in ref.vocab_dict]
+        expected = ref.get_scores(ids) if ids else np.zeros(len(docs))
+        np.testing.assert_allclose(ours.scores(query), expected, rtol=1e-6, atol=1e-7)
+    assert ours.num_docs == len(docs)
+
+
+def test_builder_reuses_rows_and_drops_words_no_passage_uses(tmp_path):
+    first = _table([["北京", "经济"], ["上海"], ["气候", "北京"]])
+    first.save(tmp_path / "t")
+    prev = TokenTable.load(tmp_path / "t")
+    b = TokenTableBuilder(prev)
+    b.add_previous(2)  # 气候 北京
+    b.add(["新闻", "北京"])  # 上海 and 经济 are used by no passage any more
+    table = b.finish()
+    assert [table.tokens(i) for i in range(len(table))] == [["气候", "北京"], ["新闻", "北京"]]
+    assert sorted(table.vocab) == sorted(["气候", "北京", "新闻"])
+    index = KeywordIndex.build(table)
+    assert index.coverage(["上海"]) == 0.0 and index.coverage(["新闻"]) == 1.0
+
+
+def test_damaged_table_is_refused(tmp_path):
+    _table([["北京"], ["上海", "北京"]]).save(tmp_path / "t")
+    np.save(tmp_path / "t" / "offsets.npy", np.array([0, 1, 9]))
+    with pytest.raises(ValueError, match="disagree"):
+        TokenTable.load(tmp_path / "t")
