@@ -183,11 +183,11 @@ def build_row(work: Path, eval_dir: Path, target: int, model: str, cache: Path, 
                                                             "--model", model, "--quiet"))
         log(f"  qa build: {row['build_s']:.1f} s, peak RSS {row['build_rss']:.0f} MB :: {out.strip().splitlines()[-1]}")
         # the same vectors go to the cache so the replay build below costs no model time
-        from qa.storage import load
+        from qa.storage import load_previous
 
-        stored = load(index)
-        vc = nd.vector_cache(model, stored.faiss_index.d, cache)
-        vecs = stored.vectors()
+        stored = load_previous(index)
+        vecs = stored.vectors
+        vc = nd.vector_cache(model, vecs.shape[1], cache)
         missing = [(i, c["hash"]) for i, c in enumerate(stored.chunks) if vc.get(c["hash"]) is None]
         if missing:
             vc.add([h for _, h in missing], vecs[[i for i, _ in missing]])
@@ -319,8 +319,9 @@ def cmd_profile_build(args) -> int:
     for (file, _line, fn), (_, _, tt, ct, _) in stats.stats.items():
         name = f"{Path(file).parent.name}/{Path(file).name}:{fn}" if file != "~" else fn
         rows.append((ct, tt, name))
-    wanted = ("index.py:build", "index.py:_vectors", "index.py:_write", "storage.py:load", "index.py:_previous",
-              "storage.py:tokens", "keywords.py:build", "keywords.py:save", "storage.py:publish",
+    wanted = ("index.py:build", "index.py:_vectors", "index.py:_write", "storage.py:load_previous",
+              "index.py:_previous", "index.py:_token_table", "keywords.py:_bm25_matrix", "keywords.py:finish",
+              "records.py:from_records", "keywords.py:build", "keywords.py:save", "storage.py:publish",
               "storage.py:write_jsonl", "dense.py:build", "dense.py:save", "index.py:_read", "storage.py:read_jsonl",
               "index.py:seed_files", "storage.py:vectors", "text.py:load_userdict", "storage.py:file_sizes",
               "embedding.py:embed_documents", "vectorcache.py:add", "text.py:tokens_many",

@@ -17,7 +17,10 @@ import numpy as np
 FLAT_MAX = 30_000  # above this many vectors, use HNSW: flat p95 stays under ~5 ms up to here (benchmarks/README.md)
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 512  # recall@10 0.989 at 100k real use-m3 vectors (0.953 at 128): benchmarks/README.md
+# efSearch by size (benchmarks/scale.py, 200 queries, recall@10 against exact search): at 100k real use-m3
+# vectors 512 gave 0.973, 1024 0.983 (p95 3.7 ms); at 1M, 1024 gave 0.980, 2048 0.987.
+HNSW_EF_SEARCH = 1024
+HNSW_EF_SEARCH_BIG, BIG = 2048, 500_000
 SQ8 = os.environ.get("QA_DENSE_SQ8", "") == "1"  # HNSW over 8-bit codes instead of float32 vectors
 KINDS = ("flat", "hnsw", "hnsw-sq8")
 
@@ -34,11 +37,15 @@ def choose_kind(n: int) -> str:
     return "hnsw-sq8" if SQ8 else "hnsw"
 
 
-def params(kind: str) -> dict:
+def ef_search(n: int) -> int:
+    return HNSW_EF_SEARCH_BIG if n > BIG else HNSW_EF_SEARCH
+
+
+def params(kind: str, n: int) -> dict:
     """What the manifest records next to `index_kind`: the size rule and the graph parameters."""
     out = {"flat_max": FLAT_MAX}
     if kind != "flat":
-        out.update(hnsw_m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION, ef_search=HNSW_EF_SEARCH)
+        out.update(hnsw_m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION, ef_search=ef_search(n))
     return out
 
 
@@ -54,7 +61,7 @@ def build(vectors: np.ndarray, kind: str | None = None):
         else:
             index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.hnsw.efSearch = ef_search(n)
     else:
         raise ValueError(f"unknown index kind {kind!r}")
     if n:
@@ -93,7 +100,7 @@ def load(path: Path):
     except RuntimeError:
         index = faiss.read_index(str(path))
     if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.hnsw.efSearch = ef_search(index.ntotal)
     return index
 
 
@@ -116,7 +123,7 @@ def search(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None
             top = np.argsort(-scores, kind="stable")[:k]
             return scores[top].astype(np.float32), ids[top]
         selector = faiss.IDSelectorBatch(ids)
-        params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH) if hasattr(
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch) if hasattr(
             index, "hnsw") else faiss.SearchParameters(sel=selector)
     scores, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), np.float32), k, params=params)
     keep = rows[0] >= 0

@@ -297,7 +297,7 @@ def _manifest(model: dict, ident: dict, report: BuildReport, files: dict[str, st
     return {
         "format_version": storage.FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": model, "normalized": True, "metric": "inner_product", "index_kind": report.index_kind,
-        "index_params": dense.params(report.index_kind), "settings": ident, "files": files, "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        "index_params": dense.params(report.index_kind, report.chunks), "settings": ident, "files": files, "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
         "counts": {"articles": report.articles, "chunks": report.chunks, "skipped": len(report.skipped),
                    "duplicates": len(report.duplicates), "embedded": report.embedded, "reused": report.reused},
         "build_seconds": round(report.seconds, 3), "versions": _versions(),
