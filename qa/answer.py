@@ -106,7 +106,8 @@ class Asker:
 
     def warm(self) -> None:
         """Do once what the first question would otherwise wait for: jieba's dictionary, OpenCC,
-        the background vectors, a query embedding and evidence scoring."""
+        the background vectors, a query embedding and evidence scoring; and map the index's pages in."""
+        self.retriever.prefault()
         self.ask("联合国新闻 news")
 
     def refresh(self) -> bool:
@@ -117,7 +118,9 @@ class Asker:
         with self._lock:
             if gen.name != self.generation:
                 stored = storage.load(self.settings.index)
-                self.retriever = Retriever(stored, self.retriever.embedder)
+                retriever = Retriever(stored, self.retriever.embedder)
+                retriever.prefault()
+                self.retriever = retriever
                 self.generation = stored.folder.name
         return True
 

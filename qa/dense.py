@@ -104,6 +104,30 @@ def load(path: Path):
     return index
 
 
+def prefault(index) -> int:
+    """Touch every page of a (memory-mapped) index once; returns the bytes touched.
+
+    A graph search reads vectors all over the file: on pages never touched, each read is a page fault,
+    which made the first questions after start-up 10x slower than later ones (p95 43 vs 4 ms at 100k).
+    Costs ~0.1 s per 250 MB, once, when the app starts.
+    """
+    faiss = _faiss()
+    top = faiss.downcast_index(index)  # a second proxy: `index` keeps owning the C++ object
+    arrays = []
+    if hasattr(top, "hnsw"):
+        arrays.append(top.hnsw.neighbors)
+        top = faiss.downcast_index(top.storage)
+    if hasattr(top, "codes"):
+        arrays.append(top.codes)
+    touched = 0
+    for a in arrays:
+        if a.size():
+            view = faiss.rev_swig_ptr(a.data(), a.size()).view(np.uint8)
+            int(view[::4096].sum())
+            touched += view.nbytes
+    return touched
+
+
 def search(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None
            ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, row ids) for one query vector; `allowed` is a boolean mask of rows."""

@@ -179,6 +179,15 @@ class KeywordIndex:
 
         return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False))
 
+    def prefault(self) -> int:
+        """Touch every page of the memory-mapped score matrix once (see `dense.prefault`)."""
+        touched = 0
+        for name in ("data", "indices", "indptr"):
+            view = np.asarray(self._bm25.scores[name]).reshape(-1).view(np.uint8)
+            int(view[::4096].sum())
+            touched += view.nbytes
+        return touched
+
     def _ids(self, tokens: Sequence[str]) -> list[int]:
         return [self._vocab[t] for t in dict.fromkeys(tokens) if t and t in self._vocab]
 

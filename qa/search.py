@@ -86,6 +86,10 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.index.columns.article_of)
 
+    def prefault(self) -> int:
+        """Map the memory-mapped indexes' pages in now rather than during the first questions."""
+        return dense.prefault(self.index.faiss_index) + self.index.keywords.prefault()
+
     def mask(self, filters: Filters) -> np.ndarray | None:
         """Which passages the filters keep: decided per article, then spread to its passages."""
         if not filters.active():
