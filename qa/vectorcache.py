@@ -26,6 +26,7 @@ class VectorCache:
         self.dim = dim
         self._rows: dict[str, np.ndarray] = {}
         self._loaded = False
+        self._shards = 0  # shards on disk: counted once, not globbed per batch (that was O(batches²))
 
     def _load(self) -> None:
         if self._loaded:
@@ -33,7 +34,9 @@ class VectorCache:
         self._loaded = True
         if not self.folder.is_dir():
             return
-        for meta in sorted(self.folder.glob("shard-*.json")):
+        metas = sorted(self.folder.glob("shard-*.json"))
+        self._shards = len(metas)
+        for meta in metas:
             try:
                 hashes = json.loads(meta.read_text())
                 vectors = np.load(meta.with_suffix(".npy"), allow_pickle=False)
@@ -55,8 +58,8 @@ class VectorCache:
     def add(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
         self._load()
         self.folder.mkdir(parents=True, exist_ok=True)
-        n = len(list(self.folder.glob("shard-*.json")))
-        stem = self.folder / f"shard-{n:06d}-{os.getpid()}"
+        stem = self.folder / f"shard-{self._shards:06d}-{os.getpid()}"
+        self._shards += 1
         tmp = stem.with_suffix(".npy.tmp")
         with open(tmp, "wb") as f:
             np.save(f, np.asarray(vectors, np.float32), allow_pickle=False)
