@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from . import storage
 from .config import Settings
-from .embedding import load_embedder
+from .embedding import load_embedder, sentence_embedder
 from .evidence import KEYWORD_SUPPORT, Sentence, SentenceScorer, in_scope, keyword_overlap, select, signals
 from .search import Filters, Hit, Retriever
 from .text import is_chinese, query_tokens
@@ -102,7 +102,8 @@ class Asker:
         load_userdict(settings.userdict_path())
         stored = storage.load(settings.index)
         embedder = load_embedder(settings.model)
-        return cls(settings, Retriever(stored, embedder), SentenceScorer(embedder), stored.folder.name)
+        return cls(settings, Retriever(stored, embedder), SentenceScorer(embedder, sentences=sentence_embedder(embedder)),
+                   stored.folder.name)
 
     def warm(self) -> None:
         """Do once what the first question would otherwise wait for: jieba's dictionary, OpenCC,

@@ -75,24 +75,35 @@ class Sentence:
 
 
 class SentenceScorer:
-    """Scores sentences with a small LRU of sentence vectors (repeated passages cost nothing)."""
+    """Scores sentences with a small LRU of sentence vectors (repeated passages cost nothing).
 
-    def __init__(self, embedder, capacity: int = 4096) -> None:
+    `embedder` is the index's model (the off-topic background is compared with the search's question
+    vector); `sentences`, when given, embeds the sentences and the question for evidence instead
+    (`qa.embedding.sentence_embedder`: a fast part of a combined model)."""
+
+    def __init__(self, embedder, capacity: int = 4096, sentences=None) -> None:
         self.embedder = embedder
+        self.sentence_model = sentences or embedder
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._capacity = capacity
         self._background: np.ndarray | None = None
 
+    def question_vector(self, question: str, qvec: np.ndarray) -> np.ndarray:
+        """The question as the sentence vectors see it: the search's own vector, or the sentence model's."""
+        if self.sentence_model is self.embedder:
+            return qvec
+        return self.sentence_model.embed_queries([question])[0]
+
     def vectors(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            for t, v in zip(missing, self.embedder.embed_documents(missing)):
+            for t, v in zip(missing, self.sentence_model.embed_documents(missing)):
                 self._cache[t] = v
                 if len(self._cache) > self._capacity:
                     self._cache.popitem(last=False)
         for t in texts:
             self._cache.move_to_end(t)
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.embedder.dim))
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.sentence_model.dim))
 
     def background(self, qvec: np.ndarray) -> np.ndarray:
         """Cosines of the question with BACKGROUND (its first len(BACKGROUND_ZH) are the Chinese ones)."""
@@ -164,7 +175,7 @@ def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: 
         return []
     kw = np.array([keyword_overlap(question, s, idf) for _, s, _, _ in cands])
     if qvec is not None and scorer is not None:
-        cos = scorer.vectors([s for _, s, _, _ in cands]) @ qvec
+        cos = scorer.vectors([s for _, s, _, _ in cands]) @ scorer.question_vector(question, qvec)
         spread = cos.max() - cos.min()
         dense = (cos - cos.min()) / spread if spread > 1e-6 else np.ones_like(cos)
         score = 0.6 * dense + 0.4 * kw

@@ -268,3 +268,25 @@ def test_answer_json_carries_the_evidence_spans(asker):
     result = data["results"][ev["citation"] - 1]
     assert result["text"][ev["start"]:ev["end"]] == ev["text"]
     assert [ev["start"], ev["end"]] in result["evidence"]
+
+
+def test_evidence_sentences_use_the_combined_models_fast_part():
+    from qa.embedding import load_embedder, sentence_embedder
+
+    combined = load_embedder("e5-small+use-m3")
+    assert sentence_embedder(combined) is load_embedder("use-m3")
+    assert sentence_embedder(load_embedder("hash")) is load_embedder("hash")
+
+
+def test_a_separate_sentence_model_embeds_the_question_itself():
+    # 256-d search vectors, 64-d sentence vectors: scoring with the search's vector would not even multiply
+    from qa.embedding import load_embedder
+    from qa.evidence import SentenceScorer, select
+
+    search, sentences = load_embedder("hash"), load_embedder("hash-64")
+    scorer = SentenceScorer(search, sentences=sentences)
+    question = "联合国大会通过了什么决议？"
+    passages = ["联合国大会协商一致通过了中国提出的决议。会议持续了三天。", "今天天气晴朗，气温二十度。"]
+    chosen = select(question, search.embed_queries([question])[0], passages, scorer, {})
+    assert chosen and chosen[0].hit_index == 0 and "决议" in chosen[0].text
+    assert scorer.vectors(["会议持续了三天。"]).shape == (1, 64)
