@@ -21,8 +21,9 @@ QA_BIN = Path(sys.executable).with_name("qa")
 
 @pytest.fixture(autouse=True)
 def _no_qa_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's QA_* variables must not change what the tests see."""
-    for var in [v for v in os.environ if v.startswith("QA_")]:
+    """A developer's QA_* variables must not change what the tests see (QA_UPDATE_SCREENSHOT only asks the
+    browser test to refresh docs/screenshot.png)."""
+    for var in [v for v in os.environ if v.startswith("QA_") and v != "QA_UPDATE_SCREENSHOT"]:
         monkeypatch.delenv(var)
 
 
