@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.eval / "xquad-zh").is_dir():
         print(f"no eval sets at {args.eval}: pass --eval", file=sys.stderr)
         return 2
-    from benchmarks.machine import machine, update_section
+    from benchmarks.machine import machine, publish
 
     settings = Settings.load()
     full = load_embedder(settings.model)
@@ -96,9 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | {n} | {ceil:.3f} | {f['full']:.3f} | {f['use-m3']:.3f} | {f['keywords']:.3f} | "
                      f"{t['full']:.0f} | {t['use-m3']:.1f} | {t['keywords']:.1f} |")
     text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        update_section("evidence", "## Evidence sentences: which scorer\n\n" + text)
+    publish("evidence", "## Evidence sentences: which scorer", text, write=not args.no_write)
     return 0
 
 

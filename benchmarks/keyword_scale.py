@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
-    from benchmarks.machine import machine, update_section
+    from benchmarks.machine import machine, publish
     from qa.keywords import KeywordIndex
     from qa.text import query_tokens, sentences
 
@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
              "| passages | BM25 build (from token ids) | question p50 | question p95 |", "|---|---|---|---|"]
     lines += [f"| {n:,} | {b:.1f} s | {p50:.1f} ms | {p95:.1f} ms |" for n, b, p50, p95 in rows]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        update_section("keyword-scale", "### The keyword half at scale\n\n" + text)
+    publish("keyword-scale", "### The keyword half at scale", text, write=not args.no_write)
     return 0
 
 

@@ -39,3 +39,10 @@ def update_section(name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     README.write_text(text, encoding="utf-8")
+
+
+def publish(name: str, heading: str, text: str, write: bool) -> None:
+    """Print a benchmark's text and, unless told not to, put it into its section of benchmarks/README.md."""
+    print(text)
+    if write:
+        update_section(name, f"{heading}\n\n{text}")

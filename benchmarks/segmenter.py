@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import jieba
 
-    from benchmarks.machine import machine, update_section
+    from benchmarks.machine import machine, publish
 
     arts = nd.articles(args.eval, args.passages // 2)
     texts = [t for n, a in enumerate(arts) for _, t in nd.chunk_texts(a, n)][: args.passages]
@@ -53,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             f"passages (news-corpus, one core). jieba {t_jieba:.2f} s ({1000 * t_jieba / len(texts):.2f} ms a "
             f"passage), rjieba (jieba-rs) {t_rust:.2f} s: {t_jieba / t_rust:.1f}x faster; the two cut "
             f"{100 * same:.1f} % of the passages identically.")
-    print(text)
-    if not args.no_write:
-        update_section("segmenter", "### Segmenter: jieba and a compiled alternative\n\n" + text)
+    publish("segmenter", "### Segmenter: jieba and a compiled alternative", text, write=not args.no_write)
     return 0
 
 

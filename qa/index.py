@@ -94,6 +94,7 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
     model, ident = embedder.identity(), settings_identity(settings)
     report = BuildReport(settings.index)
     with storage.build_lock(settings.index), _Warmup(embedder) as warmup:
+        storage.clean_up(settings.index)
         prev = _previous(settings.index, model, ident)
         prev_articles = {(a["path"], a["content_hash"]): a for a in prev.articles.values()} if prev else {}
         prev_chunks: dict[str, list[dict]] = {}
@@ -153,8 +154,6 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             report.reused, report.unchanged = len(chunks), True
             report.index_kind = prev.manifest.get("index_kind", "flat")
             report.seconds = time.perf_counter() - t0
-            # A build killed after its swap but before its clean-up leaves the old generation behind.
-            storage.remove_stale(settings.index, keep=prev.folder)
             return report
         table = _token_table(chunks, token_plan, prev_tokens, progress)
         vectors = _vectors(chunks, embedder, prev, prev_rows, settings.index / ".work" / model_key(model),

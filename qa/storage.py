@@ -100,6 +100,17 @@ def remove_stale(index_dir: Path, keep: Path | None) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def clean_up(index_dir: Path) -> None:
+    """Under the build lock: remove generations a killed build left (before or after its swap). Only when
+    CURRENT names a generation that exists; otherwise nothing is deleted (it may be all that is left)."""
+    try:
+        live = current_generation(index_dir)
+    except IndexError_:
+        return
+    if live is not None and live.is_dir():
+        remove_stale(index_dir, keep=live)
+
+
 def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -223,7 +234,8 @@ def load(index_dir: Path) -> StoredIndex:
     try:
         columns = Columns.load(gen / "columns.npz")
         chunks = JsonlRows(gen / "chunks.jsonl", fix)
-        articles = ArticleRows(JsonlRows(gen / "articles.jsonl", fix), columns.article_ids.tolist())
+        article_rows = JsonlRows(gen / "articles.jsonl", fix)
+        articles = ArticleRows(article_rows, columns.article_ids.tolist())
     except (ValueError, KeyError, OSError) as e:
         raise IndexError_(f"{gen}: the passage or article files are damaged ({e}): {fix}") from None
     try:
@@ -246,7 +258,7 @@ def load(index_dir: Path) -> StoredIndex:
         raise IndexError_(f"{gen}: vectors have dimension {faiss_index.d} but the manifest says "
                           f"{manifest.get('model', {}).get('dim')}: {_fix(index_dir)}")
     n_articles = manifest.get("counts", {}).get("articles")
-    if not n_articles == len(articles._rows) == len(columns.article_ids):
-        raise IndexError_(f"{gen}: articles.jsonl has {len(articles._rows)} articles, columns.npz "
+    if not n_articles == len(article_rows) == len(columns.article_ids):
+        raise IndexError_(f"{gen}: articles.jsonl has {len(article_rows)} articles, columns.npz "
                           f"{len(columns.article_ids)}, the manifest {n_articles}: {fix}")
     return StoredIndex(gen, manifest, chunks, articles, faiss_index, keywords, columns)

@@ -129,7 +129,7 @@ def test_second_build_with_nothing_changed_is_unchanged(corpus):
     assert live(corpus.index) == gen
 
 
-def test_unchanged_build_removes_a_generation_left_by_a_killed_build(corpus):
+def test_any_build_removes_a_generation_left_by_a_killed_build(corpus):
     # A build killed between its CURRENT swap and its clean-up leaves the older generation behind.
     build(corpus)
     gen = live(corpus.index)
@@ -444,3 +444,43 @@ def test_build_killed_half_way_leaves_the_previous_index_whole(tmp_path, hash_se
     assert len(list(index.glob("gen-*"))) == 1  # generations left by killed builds are cleaned up
     assert not (index / ".work").exists()
     assert check(hash_settings(seeds, index)).ok
+
+
+class _RecordingEmbedder:
+    """The hash model, noting which thread asked for each batch."""
+
+    def __init__(self) -> None:
+        self._inner = load_embedder("hash")
+        self.name, self.dim, self.threads = self._inner.name, self._inner.dim, []
+
+    def identity(self) -> dict:
+        return self._inner.identity()
+
+    def embed_documents(self, texts):
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        return self._inner.embed_documents(texts)
+
+
+def test_model_loads_in_a_thread_only_when_something_is_embedded(corpus, write_article):
+    build(corpus)
+    emb = _RecordingEmbedder()
+    assert build(corpus, embedder=emb).unchanged and emb.threads == []  # nothing new: no model at all
+    write_article(corpus.seeds, "metro.md", "地铁新线开通", ["新线全长二十公里，设十二座车站，明天开通。"])
+    report = build(corpus, embedder=emb)
+    assert report.embedded == 1
+    assert emb.threads[0] == "qa-model-warmup" and emb.threads[1:] == ["MainThread"]
+
+
+def test_vector_cache_shards_get_new_names_after_a_reload(tmp_path):
+    from qa.vectorcache import VectorCache
+
+    cache = VectorCache(tmp_path / "c", 4)
+    cache.add(["a", "b"], np.eye(4, dtype=np.float32)[:2])
+    cache.add(["c"], np.eye(4, dtype=np.float32)[2:3])
+    again = VectorCache(tmp_path / "c", 4)
+    again.add(["d"], np.eye(4, dtype=np.float32)[3:])  # a resumed build must not overwrite shard 0 or 1
+    assert len(list((tmp_path / "c").glob("shard-*.json"))) == 3
+    fresh = VectorCache(tmp_path / "c", 4)
+    assert len(fresh) == 4 and np.array_equal(fresh.get("c"), np.eye(4, dtype=np.float32)[2])

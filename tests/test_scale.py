@@ -53,6 +53,16 @@ def test_choose_kind_follows_flat_max(monkeypatch):
     assert dense.choose_kind(dense.FLAT_MAX) == "flat"
 
 
+def test_graph_search_widens_with_size(tmp_path, monkeypatch):
+    assert dense.ef_search(100_000) == dense.HNSW_EF_SEARCH < dense.ef_search(dense.BIG + 1) == dense.HNSW_EF_SEARCH_BIG
+    assert dense.params("hnsw", dense.BIG + 1)["ef_search"] == dense.HNSW_EF_SEARCH_BIG
+    assert "ef_search" not in dense.params("flat", 10)
+    x = np.random.default_rng(5).standard_normal((300, 16)).astype(np.float32)
+    dense.save(dense.build(x / np.linalg.norm(x, axis=1, keepdims=True), "hnsw"), tmp_path / "i.faiss")
+    monkeypatch.setattr(dense, "BIG", 100)  # the loaded graph's own size decides
+    assert dense.load(tmp_path / "i.faiss").hnsw.efSearch == dense.HNSW_EF_SEARCH_BIG
+
+
 def test_small_index_is_flat_and_the_manifest_says_so(news):
     from qa.index import build
 
