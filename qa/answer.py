@@ -16,6 +16,7 @@ from . import storage
 from .config import Settings
 from .embedding import load_embedder, sentence_embedder
 from .evidence import KEYWORD_SUPPORT, Sentence, SentenceScorer, in_scope, keyword_overlap, select, signals
+from .replies import phrase
 from .search import Filters, Hit, Retriever
 from .text import is_chinese, query_tokens
 
@@ -31,25 +32,23 @@ class Answer:
     hits: list[Hit]
     evidence: list[Sentence]
     abstained: bool
-    language: str  # "zh" or "en": the reply follows the question
+    language: str  # a language code (qa.replies.language_of): the reply follows the question
     relevance: float | None = None  # best dense score minus the off-topic background's best (the margin)
     notice: str | None = None  # e.g. the question was cut to the length limit
+    context_used: bool = False  # the search joined earlier context to the question ("Searched for" shows)
 
     def cited(self) -> list[int]:
         """Hit indexes that the answer cites, in marker order ([1] is the first cited hit)."""
         return list(dict.fromkeys(s.hit_index for s in self.evidence))
 
     def answer_text(self) -> str:
-        zh = self.language == "zh"
         if not self.question.strip():
-            return "请输入一个问题。" if zh else "Please type a question."
+            return phrase("type_question", self.language)
         if self.abstained or not self.evidence:
-            return ("这些文章没有回答这个问题。下面折叠的是最接近的段落，仅供参考。" if zh else
-                    "The articles do not answer this. The closest passages are folded below, for reference only.")
-        lead = "以下是文章原文：" if zh else "In the articles' own words:"
-        sep = "" if zh else " "
+            return phrase("not_found", self.language)
+        sep = "" if self.language in ("zh", "ja") else " "
         parts = [f"{s.text}[{s.hit_index + 1}]" for s in self.evidence]
-        return f"{lead}{sep if not zh else ''}" + sep.join(parts)
+        return phrase("lead", self.language) + sep + sep.join(parts)
 
     def as_json(self) -> dict:
         spans: dict[int, list[list[int]]] = {}
@@ -138,7 +137,7 @@ class Asker:
         stats: dict = {}
         hits = retriever.search(query, k or self.settings.k, mode, filters, query_vector=qvec, stats=stats)
         if not hits:
-            return Answer(q, query, [], [], True, lang, None, notice)
+            return Answer(q, query, [], [], True, lang, None, notice, context_used=query != q)
         idf = retriever.index.keywords.idf(query_tokens(query))
         sig = signals(query, qvec, hits, self.scorer if qvec is not None else None, idf, retriever.index,
                       dense_top=stats.get("dense_top"))
@@ -147,10 +146,10 @@ class Asker:
         if not ok and query != q:
             ok = self._follow_up_in_scope(q, query[:len(query) - len(q)].strip(), hits, mode, filters)
         if not ok:
-            return Answer(q, query, hits, [], True, lang, relevance, notice)
+            return Answer(q, query, hits, [], True, lang, relevance, notice, context_used=query != q)
         top = hits[:3]
         evidence = select(query, qvec, [h.text for h in top], self.scorer if qvec is not None else None, idf)
-        return Answer(q, query, hits, evidence, not evidence, lang, relevance, notice)
+        return Answer(q, query, hits, evidence, not evidence, lang, relevance, notice, context_used=query != q)
 
     def _follow_up_in_scope(self, question: str, previous: str, hits: list[Hit], mode: str,
                             filters: Filters | None) -> bool:

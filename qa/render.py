@@ -11,6 +11,7 @@ import re
 from urllib.parse import urlsplit
 
 from .answer import Answer
+from .replies import phrase
 from .search import Hit
 from .text import fold, query_tokens
 
@@ -58,17 +59,17 @@ def marker(n: int, turn: int | None = None) -> str:
 
 def reply_html(answer: Answer, turn: int | None = None) -> str:
     """The assistant's chat message."""
-    zh = answer.language == "zh"
+    zh = answer.language in ("zh", "ja")
     if answer.abstained or not answer.evidence:
         body = f'<p class="qa-abstain">{inline(answer.answer_text())}</p>'
     else:
-        lead = "以下是文章原文：" if zh else "In the articles' own words:"
+        lead = inline(phrase("lead", answer.language))
         sentences = "".join(f"{inline(s.text)}{marker(s.hit_index + 1, turn)}" + ("" if zh else " ")
                             for s in answer.evidence)
         body = f'<p class="qa-lead">{lead}</p><p class="qa-answer">{sentences.strip()}</p>'
     extra = ""
-    if answer.searched_for:
-        label = "检索内容：" if zh else "Searched for: "
+    if answer.searched_for and answer.searched_for != answer.question:
+        label = inline(phrase("searched_for", answer.language))
         extra += f'<p class="qa-searched">{label}{inline(answer.searched_for)}</p>'
     if answer.notice:
         extra += f'<p class="qa-notice">{inline(answer.notice)}</p>'
