@@ -322,8 +322,8 @@ def cmd_profile_build(args) -> int:
     wanted = ("index.py:build", "index.py:_vectors", "index.py:_write", "storage.py:load_previous",
               "index.py:_previous", "index.py:_token_table", "keywords.py:_bm25_matrix", "keywords.py:finish",
               "records.py:from_records", "keywords.py:build", "keywords.py:save", "storage.py:publish",
-              "storage.py:write_jsonl", "dense.py:build", "dense.py:save", "index.py:_read", "storage.py:read_jsonl",
-              "index.py:seed_files", "storage.py:vectors", "text.py:load_userdict", "storage.py:file_sizes",
+              "storage.py:write_jsonl", "dense.py:build", "dense.py:save", "seedfiles.py:read_capped", "storage.py:read_jsonl",
+              "seedfiles.py:seed_files", "storage.py:vectors", "text.py:load_userdict", "storage.py:file_sizes",
               "embedding.py:embed_documents", "vectorcache.py:add", "text.py:tokens_many",
               "articles.py:parse_article", "index.py:_chunk_records", "newsdata.py:embed_documents")
     picked = sorted((r for r in rows if any(r[2].endswith(w) for w in wanted)), reverse=True)

@@ -13,13 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .errors import ArticleError
+from .frontmatter import split_front_matter
+from .seedfiles import decode, read_capped
 from .text import sentences
-
-SUFFIXES = (".md", ".txt", ".markdown")
-MAX_FILE_BYTES = 20 * 1024 * 1024
 
 # WeChat / scraped-page interface text: a line that is exactly one of these is not content.
 _UI_LINES = {
@@ -38,29 +35,23 @@ _PROMO = re.compile(
 _ORIGIN = re.compile(r"^[（(]?\s*(?:来源|来自|转自|转载自|稿源|source)\s*[:：]\s*(.+?)\s*[）)]?$", re.I)
 _AUTHOR_TAGGED = re.compile(r"^(?:作者|文|撰文|记者|作者丨|文丨|by)\s*[:：/丨|\s]\s*(.+)$", re.I)
 _NAMES = re.compile(r"^[\u4e00-\u9fff·]{2,4}(?:[\s、，,]+[\u4e00-\u9fff·]{2,4}){0,4}$")
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_LINKED_IMAGE = re.compile(r"\[\s*!\[[^\]]*\]\([^)]*\)\s*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^)]*\))*\)")
-_HTML_TAG = re.compile(r"</?[a-zA-Z][^>\n]*>")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~|`)(?=\S)(.+?)(?<=\S)\1")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+# Article files are untrusted, so every pattern here runs in linear time: a bracket, parenthesis or
+# emphasis run may not contain its own opening character, so a search that fails stops at the next
+# opener instead of rescanning to the end of the line (`'_x ' * 32000` took 53 s with `(.+?)\1`).
+_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()]*\)")
+_LINKED_IMAGE = re.compile(r"\[\s*!\[[^\[\]]*\]\([^()]*\)\s*\]\([^()]*\)")
+_LINK = re.compile(r"\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>\n]*>")
+_EMPHASES = [re.compile(re.escape(d) + r"(?=\S)([^" + re.escape(d[0]) + r"]+?)(?<=\S)" + re.escape(d))
+             for d in ("**", "__", "~~", "*", "_", "`")]
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*)$")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_CJK_EDGE = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 _QUOTE_MARK = re.compile(r"^\s*>\s?")
 _PUNCT_ONLY = re.compile(r"^[\W_]*$")
 _BARE_URL = re.compile(r"^(?:https?://|www\.)\S+$")
 # A line that is nothing but links/linked images is navigation ("[Read more](…)", "[![](img)](…)").
-_LINK_ONLY = re.compile(r"^(?:\s*!?\[(?:[^\]]|\[[^\]]*\])*\]\((?:[^()]|\([^)]*\))*\))+\s*$")
-_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
-
-
-class _FrontMatterLoader(yaml.SafeLoader):
-    """Safe YAML, but dates stay strings: `2024-13-45` must not crash the parser; `_iso_date` checks them."""
-
-
-_FrontMatterLoader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_LINK_ONLY = re.compile(r"^(?:\s*!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\((?:[^()]|\([^()]*\))*\))+\s*$")
 
 
 @dataclass(frozen=True)
@@ -74,57 +65,23 @@ class Article:
     url: str | None = None
     authors: tuple[str, ...] = ()
     origin: str | None = None  # "（来源：新华网）"
-    meta: dict = field(default_factory=dict, compare=False)  # the whole front matter, JSON-safe
+    meta: dict = field(default_factory=dict, compare=False)  # the front matter, JSON-safe, flat, bounded
     content_hash: str = ""  # sha256 of the file's bytes
+    problems: tuple[str, ...] = field(default=(), compare=False)  # kept, but e.g. its front matter was not
 
 
 def read_article(path: Path, root: Path | None = None) -> Article:
     """Read and clean one file. Raises `ArticleError` naming the file and the reason."""
     rel = path.relative_to(root) if root else Path(path.name)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ArticleError(path, f"{size / 2**20:.0f} MB is over the {MAX_FILE_BYTES // 2**20} MB "
-                               "limit for one article: split it into several files")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ArticleError(path, "the file disappeared while reading it") from None
-    except OSError as e:
-        raise ArticleError(path, f"cannot be read ({e.strerror or e}): check its permissions") from None
+    raw = read_capped(path, root)  # a regular file inside `root`, size-capped, never a FIFO or device
     return parse_article(decode(raw, path), rel, hashlib.sha256(raw).hexdigest())
-
-
-def decode(raw: bytes, path: object = "<text>") -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030/GBK; anything else is rejected."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return _lines(raw.decode("utf-16"))
-        except UnicodeDecodeError:
-            raise ArticleError(path, "starts like UTF-16 but is not valid UTF-16: re-save it as UTF-8") from None
-    if b"\x00" in raw[:8192]:
-        raise ArticleError(path, "looks like a binary file, not text: only .md/.txt articles are indexed")
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if encoding == "gb18030" and len(_PRIVATE_USE.findall(text)) > max(2, len(text) // 200):
-            break  # Big5 and friends "decode" as GB18030 into private-use garbage: reject instead
-        return _lines(text)
-    raise ArticleError(path, "is neither UTF-8 nor GB18030/GBK text: convert it, e.g. "
-                       "`iconv -f BIG5 -t UTF-8 in.txt > out.txt`")
-
-
-def _lines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def parse_article(text: str, rel: Path, content_hash: str = "") -> Article:
     """Turn decoded file text into an Article (pure function, no I/O)."""
-    meta, body = split_front_matter(text, rel)
-    title = _clean_inline(str(meta.get("title") or "")).strip()
+    front = split_front_matter(text, rel)
+    meta, body = front.meta, front.body
+    title = _clean_inline(_str_or_none(meta.get("title")) or "").strip()
     source = _str_or_none(meta.get("source"))
     blocks = _blocks(body)
     if not title:
@@ -140,27 +97,9 @@ def parse_article(text: str, rel: Path, content_hash: str = "") -> Article:
         id=rel.with_suffix("").as_posix(), path=rel.as_posix(), title=title, paragraphs=tuple(paragraphs),
         source=source, date=_iso_date(meta.get("date")), url=_str_or_none(meta.get("url")),
         authors=tuple(authors), origin=origin or _str_or_none(meta.get("origin")),
-        meta=_json_safe(meta), content_hash=content_hash or hashlib.sha256(text.encode()).hexdigest(),
+        meta=meta, content_hash=content_hash or hashlib.sha256(text.encode()).hexdigest(),
+        problems=(front.problem,) if front.problem else (),
     )
-
-
-def split_front_matter(text: str, rel: object = "<text>") -> tuple[dict, str]:
-    """`---\\n yaml \\n---` at the very top becomes a dict; the rest is the body."""
-    text = text.lstrip("\ufeff")
-    m = re.match(r"^---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)", text, re.S)
-    if not m:
-        return {}, text
-    try:
-        meta = yaml.load(m.group(1), Loader=_FrontMatterLoader)  # noqa: S506 - a SafeLoader subclass
-    except (yaml.YAMLError, ValueError) as e:
-        where = getattr(e, "problem_mark", None)
-        line = f" (line {where.line + 2})" if where else ""
-        raise ArticleError(rel, f"front matter is not valid YAML{line}: fix it or remove the --- block") from None
-    if meta is None:
-        meta = {}
-    if not isinstance(meta, dict):
-        raise ArticleError(rel, "front matter must be `key: value` lines: fix it or remove the --- block")
-    return {str(k): v for k, v in meta.items()}, text[m.end():]
 
 
 def _blocks(body: str) -> list[tuple[str, str]]:
@@ -177,7 +116,7 @@ def _blocks(body: str) -> list[tuple[str, str]]:
         heading = _HEADING.match(line)
         if heading:
             flush()
-            text = _clean_inline(heading.group(1)).strip()
+            text = _clean_inline(heading.group(1).rstrip().rstrip("#").rstrip()).strip()
             if text and not _is_junk(text):
                 out.append(("heading", text))
             continue
@@ -201,7 +140,8 @@ def _clean_inline(line: str) -> str:
     line = _LINK.sub(lambda m: m.group(1), line)
     line = _HTML_TAG.sub("", line)
     for _ in range(2):  # nested emphasis: **_x_**
-        line = _EMPHASIS.sub(lambda m: m.group(2), line)
+        for emphasis in _EMPHASES:
+            line = emphasis.sub(r"\1", line)
     return line.replace("\u200b", "").replace("\xa0", " ")
 
 
@@ -213,12 +153,11 @@ def _is_junk(line: str) -> bool:
 
 def _join(lines: list[str]) -> str:
     """Join wrapped lines: no space between CJK characters, one space between Latin words."""
-    text = lines[0]
-    for nxt in lines[1:]:
-        cjk_edge = re.match(r"[\u3000-\u9fff\uff00-\uffef]", text[-1:] or " ") or re.match(
-            r"[\u3000-\u9fff\uff00-\uffef]", nxt[:1])
-        text += ("" if cjk_edge else " ") + nxt
-    return text
+    parts = [lines[0]]
+    for prev, nxt in zip(lines, lines[1:]):
+        cjk_edge = _CJK_EDGE.match(prev[-1:] or " ") or _CJK_EDGE.match(nxt[:1])
+        parts.append(nxt if cjk_edge else " " + nxt)
+    return "".join(parts)
 
 
 def _is_prose(text: str) -> bool:
@@ -238,8 +177,8 @@ def _content(blocks: list[tuple[str, str]], title: str, source: str | None
             if _norm(text) == norm_title and kind == "text":
                 title_copy = title_copy or text
             continue  # repeated title or outlet name
-        m = _ORIGIN.match(text)
-        if m and len(text) <= 60:
+        m = _ORIGIN.match(text) if len(text) <= 60 else None
+        if m:
             origin = origin or m.group(1)
             after_origin = after_origin or seen_prose  # above the article it is a byline, not the page's end
             continue
@@ -265,7 +204,7 @@ def _norm(text: str) -> str:
 
 
 def _str_or_none(value: object) -> str | None:
-    if value is None:
+    if value is None or isinstance(value, (list, dict)):
         return None
     text = str(value).strip()
     return text or None
@@ -284,15 +223,3 @@ def _iso_date(value: object) -> str | None:
             except ValueError:
                 return None
     return None
-
-
-def _json_safe(value: object) -> object:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)

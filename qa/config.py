@@ -21,6 +21,7 @@ ENV = {
     "cache": "QA_CACHE",
     "max_chunk_chars": "QA_MAX_CHUNK_CHARS",
     "min_chunk_chars": "QA_MIN_CHUNK_CHARS",
+    "follow_links": "QA_FOLLOW_LINKS",
 }
 
 
@@ -39,6 +40,8 @@ class Settings:
     max_chunk_chars: int = 400
     min_chunk_chars: int = 40
     max_question_chars: int = 2000
+    # Symbolic links in the seeds folder are skipped; when true, those whose target stays inside are read.
+    follow_links: bool = False
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -65,6 +68,10 @@ class Settings:
 def _convert(name: str, type_: object, raw: str, var: str) -> object:
     from .errors import InputError
 
+    if type_ in ("bool", bool):
+        if raw.strip().lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise InputError(f"{var}={raw!r}: use 1 or 0")
+        return raw.strip().lower() in ("1", "true", "yes")
     if type_ in ("int", int):
         try:
             return int(raw)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import platform
 import threading
 import time
@@ -21,14 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from . import dense, storage
-from .articles import SUFFIXES, Article, decode, parse_article
+from .articles import Article, decode, parse_article
 from .chunking import chunk_article
 from .config import Settings
 from .embedding import Embedder, load_embedder, same_model
 from .errors import ArticleError, IndexError_, SeedsError
 from .keywords import KeywordIndex, TokenTable, TokenTableBuilder
 from .records import Columns
-from .text import load_userdict, tokens_many
+from .seedfiles import read_capped, seed_files
+from .text import load_userdict, read_userdict, tokens_many
 from .vectorcache import VectorCache, model_key
 
 PARSER_VERSION = 1
@@ -47,25 +47,10 @@ class BuildReport:
     reused: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, same content as path)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, what was ignored): indexed anyway
     seconds: float = 0.0
     index_kind: str = "flat"
     unchanged: bool = False  # nothing to do: the live index already matches
-
-
-def seed_files(seeds: Path) -> list[Path]:
-    """Article files under `seeds`, sorted; symlinked folders are not followed (no loops)."""
-    if not seeds.is_dir():
-        raise SeedsError(f"articles folder {seeds} does not exist: create it and put .md/.txt articles "
-                         "in it, or point QA_SEEDS / --seeds at yours")
-    found = []
-    for root, dirs, files in os.walk(seeds, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(root) / f for f in files
-                  if f.lower().endswith(SUFFIXES) and not f.startswith(".") and f != "userdict.txt"]
-    if not found:
-        raise SeedsError(f"no .md or .txt articles in {seeds}: add some, or point QA_SEEDS / --seeds "
-                         "at the folder that has them")
-    return sorted(found, key=str)  # (comparing Path objects part by part cost 0.2 s on 10k files)
 
 
 def settings_identity(settings: Settings) -> dict:
@@ -73,7 +58,7 @@ def settings_identity(settings: Settings) -> dict:
     return {
         "max_chunk_chars": settings.max_chunk_chars, "min_chunk_chars": settings.min_chunk_chars,
         "parser_version": PARSER_VERSION, "tokenizer": TOKENIZER,
-        "userdict_sha256": hashlib.sha256(userdict.read_bytes()).hexdigest()[:16] if userdict else None,
+        "userdict_sha256": hashlib.sha256(read_userdict(userdict)).hexdigest()[:16] if userdict else None,
     }
 
 
@@ -116,7 +101,7 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             if progress:
                 progress("read", n, len(files))
             try:
-                raw = _read(path)
+                raw = read_capped(path, settings.seeds, settings.follow_links)
             except ArticleError as e:
                 report.skipped.append((rel, e.reason))
                 continue
@@ -139,6 +124,7 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
                 if any(c["hash"] not in prev_rows for c in new_chunks):
                     warmup.start()  # the model loads while the rest is read and tokenised
             record["paths"] = [rel]
+            report.notes += [(rel, p) for p in record.get("problems", [])]
             by_hash[digest] = record
             articles.append(record)
             chunks += new_chunks
@@ -204,22 +190,10 @@ class _Warmup:
             self._thread.join()
 
 
-def _read(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > 20 * 2**20:
-            raise ArticleError(path, f"{path.stat().st_size / 2**20:.0f} MB is over the 20 MB limit for one "
-                               "article: split it into several files")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ArticleError(path, "disappeared while the build was reading the folder") from None
-    except OSError as e:
-        raise ArticleError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions") from None
-
-
 def _article_record(a: Article) -> dict:
     return {"id": a.id, "path": a.path, "title": a.title, "source": a.source, "date": a.date, "url": a.url,
             "authors": list(a.authors), "origin": a.origin, "meta": a.meta, "content_hash": a.content_hash,
-            "paragraphs": list(a.paragraphs)}
+            "paragraphs": list(a.paragraphs), **({"problems": list(a.problems)} if a.problems else {})}
 
 
 def _chunk_records(a: Article, settings: Settings) -> list[dict]:
@@ -297,6 +271,7 @@ def _manifest(model: dict, ident: dict, report: BuildReport, files: dict[str, st
         "format_version": storage.FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": model, "normalized": True, "metric": "inner_product", "index_kind": report.index_kind,
         "index_params": dense.params(report.index_kind, report.chunks), "settings": ident, "files": files, "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        "notes": [{"path": p, "note": r} for p, r in report.notes],
         "counts": {"articles": report.articles, "chunks": report.chunks, "skipped": len(report.skipped),
                    "duplicates": len(report.duplicates), "embedded": report.embedded, "reused": report.reused},
         "build_seconds": round(report.seconds, 3), "versions": _versions(),
@@ -330,15 +305,15 @@ def check(settings: Settings) -> CheckResult:
     skipped = {s["path"] for s in manifest.get("skipped", [])}
     added = [p for p in current if p not in indexed and p not in skipped]
     removed = [p for p in set(indexed) | skipped if p not in current]
-    changed = [p for p, f in current.items() if p in indexed and _digest(f) != indexed[p]]
+    changed = [p for p, f in current.items() if p in indexed and _digest(f, settings) != indexed[p]]
     for label, paths in (("new", added), ("changed", changed), ("deleted", removed)):
         if paths:
             problems.append(f"{len(paths)} {label} article file(s) since the build, e.g. {sorted(paths)[0]}")
     return CheckResult(not problems, problems, manifest)
 
 
-def _digest(path: Path) -> str | None:
+def _digest(path: Path, settings: Settings) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(read_capped(path, settings.seeds, settings.follow_links)).hexdigest()
+    except ArticleError:
         return None

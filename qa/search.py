@@ -48,20 +48,35 @@ class Hit:
 @dataclass(frozen=True)
 class Filters:
     source: str | None = None
-    since: str | None = None  # yyyy-mm-dd, inclusive
+    since: str | None = None  # YYYY-MM-DD, inclusive
     until: str | None = None
 
     def __post_init__(self) -> None:
+        # Dates are stored as YYYY-MM-DD and compared as text, so a filter must be exactly that form:
+        # `20240101` or `2024-W01-1` (ISO forms Python also parses) compared as text matched nothing or
+        # everything. They are parsed to a date and written back as YYYY-MM-DD, so every ISO form works.
         for name in ("since", "until"):
             value = getattr(self, name)
-            if value:
-                try:
-                    dt.date.fromisoformat(value)
-                except ValueError:
-                    raise InputError(f"--{name} {value!r} is not a date: use YYYY-MM-DD, e.g. 2024-07-01") from None
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"--{name} {value!r} is not a date: use YYYY-MM-DD, e.g. 2024-07-01")
+            if value and value.strip():
+                object.__setattr__(self, name, _iso_day(name, value.strip()))
+            elif value is not None:
+                object.__setattr__(self, name, None)
 
     def active(self) -> bool:
         return bool(self.source or self.since or self.until)
+
+
+def _iso_day(name: str, value: str) -> str:
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        try:
+            day = dt.datetime.fromisoformat(value).date()  # 2024-07-01T08:00 is that day
+        except ValueError:
+            raise InputError(f"--{name} {value!r} is not a date: use YYYY-MM-DD, e.g. 2024-07-01") from None
+    return day.isoformat()
 
 
 @dataclass

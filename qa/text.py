@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import ArticleError, SeedsError
+from .seedfiles import MAX_USERDICT_BYTES, decode, read_capped
+
 # A sentence ends at one of these, plus any closing quotes/brackets right after it.
 _SENT_END = re.compile(r"[。！？；!?;…]+[”’」』）)\]\"']*|\.(?=\s|$)[”’」』）)\]\"']*")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -127,9 +130,32 @@ def _jieba_module(userdict: Path | None = None):
             jieba.initialize()
             _jieba = jieba
         if userdict is not None and str(userdict) not in _userdict_loaded:
-            _jieba.load_userdict(str(userdict))
+            import io
+
+            try:
+                _jieba.load_userdict(io.StringIO(userdict_text(userdict)))
+            except ValueError as e:  # a frequency too long to be a number, and the like
+                raise SeedsError(f"{userdict}: not a jieba user dictionary ({e}): one word per line, "
+                                 "optionally followed by a frequency and a tag") from None
             _userdict_loaded.add(str(userdict))
     return _jieba
+
+
+def read_userdict(path: Path) -> bytes:
+    """The user dictionary's bytes, read as a capped regular file (never a FIFO or a device)."""
+    try:
+        return read_capped(path, limit=MAX_USERDICT_BYTES, what="a user dictionary")
+    except ArticleError as e:
+        raise SeedsError(f"user dictionary {e}") from None
+
+
+def userdict_text(path: Path) -> str:
+    """The user dictionary decoded like an article (UTF-8, UTF-16 with BOM, GB18030/GBK). Anything
+    else raises `SeedsError`: one line naming the file and the fix, in `qa build`, `qa ask` and the app."""
+    try:
+        return decode(read_userdict(path), path)
+    except ArticleError as e:
+        raise SeedsError(f"user dictionary {e}") from None
 
 
 def load_userdict(path: Path | None) -> None:
