@@ -8,8 +8,10 @@ embedded, in length-sorted batches, each saved under `.work/` as it finishes (re
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import platform
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from .articles import Article, decode, parse_article
 from .chunking import chunk_article
 from .config import Settings
 from .embedding import Embedder, load_embedder, same_model
-from .errors import ArticleError, IndexError_, SeedsError
+from .errors import ArticleError, IndexError_, IndexLockedError, SeedsError
 from .keywords import KeywordIndex, TokenTable, TokenTableBuilder
 from .records import Columns
 from .seedfiles import read_capped, seed_files
@@ -72,6 +74,38 @@ def _previous(index_dir: Path, model: dict, ident: dict):
 
 
 def build(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> BuildReport:
+    """Build or update the index. A full disk is one `IndexError_` line: the unfinished generation and
+    `.work/` are removed (the previous index stays live), and how much that freed is named."""
+    try:
+        return _build(settings, embedder, progress)
+    except (OSError, RuntimeError) as e:  # FAISS reports a failed write as RuntimeError
+        if getattr(e, "errno", None) not in (errno.ENOSPC, errno.EDQUOT) and not _disk_full(settings.index):
+            raise
+        raise _disk_full_error(settings.index, e) from None
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 2**20
+    except OSError:
+        return False
+
+
+def _disk_full_error(index: Path, e: BaseException) -> IndexError_:
+    work = index / ".work"
+    size = sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) if work.is_dir() else 0
+    freed = ""
+    with contextlib.suppress(IndexLockedError, OSError), storage.build_lock(index):
+        shutil.rmtree(work, ignore_errors=True)
+        freed = f"; removed {size / 2**20:.1f} MB of unfinished work in {work}" if size else ""
+    if work.is_dir():
+        freed = f"; {work} holds {size / 2**20:.1f} MB of unfinished work (delete it to free the space)"
+    where = getattr(e, "filename", None)
+    return IndexError_(f"{index}: the disk is full (no space left while writing {where or 'the index'}); the "
+                       f"previous index is untouched{freed}: free some space and run `qa build` again")
+
+
+def _build(settings: Settings, embedder: Embedder | None, progress: Progress | None) -> BuildReport:
     t0 = time.perf_counter()
     files = seed_files(settings.seeds)
     load_userdict(settings.userdict_path())
@@ -154,12 +188,12 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             storage.write_json(gen / "manifest.json", manifest)
             storage.publish(settings.index, gen)
         except BaseException:
-            import shutil
-
-            shutil.rmtree(gen, ignore_errors=True)
+            live = None
+            with contextlib.suppress(IndexError_):
+                live = storage.current_generation(settings.index)
+            if live is None or live.name != gen.name:  # once CURRENT names it, it is the index: keep it
+                shutil.rmtree(gen, ignore_errors=True)
             raise
-        import shutil
-
         shutil.rmtree(settings.index / ".work", ignore_errors=True)
     return report
 

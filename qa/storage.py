@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -73,24 +73,41 @@ def new_generation(index_dir: Path) -> Path:
     return gen
 
 
+def _after(step: str) -> None:
+    """A fault point, a no-op: tests replace it to raise or SIGKILL after each step of `publish`
+    (tests/test_publish.py), and check that the last complete index still loads and answers."""
+
+
+PUBLISH_STEPS = ("generation written", "fsync", "pointer written", "rename", "directory synced", "old removed")
+
+
 def publish(index_dir: Path, gen: Path) -> None:
-    """Make `gen` live: flush its files, swap CURRENT, then remove older generations."""
+    """Make `gen` live: flush its files, swap CURRENT, then remove older generations.
+
+    The order is the crash safety: until the rename, CURRENT names the old generation (whole); after
+    it, the new one (flushed before). Old generations go only once the new one is live."""
+    _after("generation written")
     for f in gen.rglob("*"):
         if f.is_file():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+    _after("fsync")
     tmp = index_dir / "CURRENT.tmp"
     with open(tmp, "w") as fh:
         fh.write(gen.name)
         fh.flush()
         os.fsync(fh.fileno())
+    _after("pointer written")
     os.replace(tmp, index_dir / "CURRENT")
+    _after("rename")
     dir_fd = os.open(index_dir, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    _after("directory synced")
     remove_stale(index_dir, keep=gen)
+    _after("old removed")
 
 
 def remove_stale(index_dir: Path, keep: Path | None) -> None:
@@ -169,7 +186,8 @@ def load_previous(index_dir: Path) -> Previous | None:
         if gen is None:
             return None
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format_version") not in (1, FORMAT_VERSION):
+        if not isinstance(manifest, dict) or manifest.get("format_version") not in (1, FORMAT_VERSION) \
+                or manifest_problem(manifest):
             return None
         for name, size in manifest.get("file_sizes", {}).items():
             if (gen / name).stat().st_size != size:
@@ -199,6 +217,8 @@ def read_manifest(index_dir: Path) -> tuple[Path, dict]:
         raise IndexError_(f"{gen}: manifest.json is missing, the index is incomplete: {_fix(index_dir)}") from None
     except (ValueError, OSError) as e:
         raise IndexError_(f"{gen / 'manifest.json'} is unreadable ({e}): {_fix(index_dir)}") from None
+    if not isinstance(manifest, dict):
+        raise IndexError_(f"{gen / 'manifest.json'} is damaged (not a JSON object): {_fix(index_dir)}")
     version = manifest.get("format_version")
     if not isinstance(version, int):
         raise IndexError_(f"{gen / 'manifest.json'} has no format version: {_fix(index_dir)}")
@@ -207,7 +227,45 @@ def read_manifest(index_dir: Path) -> tuple[Path, dict]:
                           f"{FORMAT_VERSION}): upgrade newsqa, or {_fix(index_dir)} to rebuild it")
     if version < FORMAT_VERSION:
         raise IndexError_(f"{index_dir} uses the old index format {version}: {_fix(index_dir)}")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise IndexError_(f"{gen / 'manifest.json'} is damaged ({problem}): {_fix(index_dir)}")
     return gen, manifest
+
+
+def manifest_problem(manifest: dict) -> str | None:
+    """What is wrong with the shape of a manifest that parsed as JSON, or None. The manifest is read
+    from disk, so its parts are checked before use: `model: null` or a list raised AttributeError, and
+    `../` names in `file_sizes` were stat'ed outside the index."""
+    model, counts, sizes = manifest.get("model"), manifest.get("counts"), manifest.get("file_sizes", {})
+    if not isinstance(model, dict) or not isinstance(model.get("model"), str) or not _count(model.get("dim")):
+        return "`model` must say the model's name and dimension"
+    if not isinstance(counts, dict) or not all(_count(counts.get(k)) for k in ("chunks", "articles")):
+        return "`counts` must give the number of passages and articles"
+    if not isinstance(sizes, dict) or not all(_count(v) for v in sizes.values()):
+        return "`file_sizes` must map file names to sizes"
+    outside = [name for name in sizes if not _inside(name)]
+    if outside:
+        return f"`file_sizes` names a file outside the index: {outside[0][:60]!r}"
+    for key, kind in (("files", dict), ("skipped", list), ("settings", dict)):
+        if key in manifest and not isinstance(manifest[key], kind):
+            return f"`{key}` must be a JSON {'object' if kind is dict else 'list'}"
+    if not all(isinstance(x, dict) and isinstance(x.get("path"), str) and isinstance(x.get("reason"), str)
+               for x in manifest.get("skipped", [])):
+        return "`skipped` must list {path, reason} objects"
+    return None
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _inside(name: object) -> bool:
+    """A relative name that stays inside its generation folder (no `..`, not absolute, no drive)."""
+    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
+        return False
+    parts = PurePosixPath(name).parts
+    return not PurePosixPath(name).is_absolute() and ".." not in parts and parts[0] not in ("", ".")
 
 
 def file_sizes(gen: Path) -> dict[str, int]:
