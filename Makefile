@@ -23,11 +23,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's chromium and a CJK font for the real-browser test (Playwright cannot download browsers here).
+# Debian's chromium and a CJK font for the real-browser test (Playwright cannot download browsers here),
+# strace and iproute2 (ip, ss) for the network tests. Under CI=true a missing one fails here, and the
+# tests that need it fail rather than skip (tests/conftest.py).
 browser:
-	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto.*cjk" || \
-	  { (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
-	  echo "could not install chromium: the browser tests will skip"
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto.*cjk" && \
+	  command -v strace >/dev/null 2>&1 && command -v ss >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || \
+	  { (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk strace iproute2 >/dev/null; } || \
+	  { echo "could not install chromium, strace or iproute2: the tests that need them will skip"; \
+	    case "$$CI" in true|1) echo "CI=true: that is a failure"; exit 1;; esac; }
 
 test: $(STAMP) browser
 	$(BIN)/ruff check qa app.py tests benchmarks

@@ -6,6 +6,7 @@ Everything is a fixture (nothing is imported from this file), so the tests work 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -113,3 +114,81 @@ def qa_command() -> list[str]:
 def clean_env() -> dict:
     """The environment `run_qa` uses, for tests that need a Popen."""
     return qa_env()
+
+
+# --- nothing outlives the session (issue 12.17: an app.py under strace was left listening) ---------------
+
+def _descendants(pid: int) -> list[tuple[int, str, str]]:
+    """(pid, state, command) of every process below `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    info: dict[int, tuple[str, str]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        name, rest = text.split(" (", 1)[0], text.rsplit(")", 1)[1].split()
+        children.setdefault(int(rest[1]), []).append(int(name))
+        info[int(name)] = (rest[0], cmd or text.split("(", 1)[1].rsplit(")", 1)[0])
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append((child, *info[child]))
+            todo.append(child)
+    return out
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Become a child subreaper (Linux): a process whose parent exits (an app whose strace wrapper was
+    stopped) is re-parented to this session instead of init, so the check below can see it."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+@pytest.hookimpl(trylast=True)  # after session fixtures are torn down
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when a process started by a test is still running; stop it and reap zombies."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + 5  # a just-stopped process may need a moment to exit
+    while (left := [p for p in _descendants(os.getpid()) if p[1] != "Z"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid, _, _ in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    while True:  # reap orphans re-parented to this session
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"tests left {len(left)} process(es) running (stopped now):"] + [
+            f"  pid {pid}: {cmd[:160]}" for pid, _, cmd in left]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        else:
+            print("\n".join(lines))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- under CI=true a missing browser, strace, ss or network namespace is a failure of set-up, not a skip ---
+
+CI_REQUIRED = ("chromium", "playwright", "strace", "network namespace", "unshare", "iproute2", "`ss`")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() not in ("true", "1") or not report.skipped:
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if any(word in reason.lower() for word in CI_REQUIRED):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: the test environment is incomplete, so this is a failure, not a skip: {reason}"

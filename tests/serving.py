@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from qa.config import DEFAULT_MODEL
@@ -43,18 +43,50 @@ def running_app(index: Path, seeds: Path, model: str = DEFAULT_MODEL, prefix: li
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "QA_MODEL": model, **(extra_env or {})}
     log = index.parent / f"app-{port}.log"
     with open(log, "w") as out:
+        # Its own process group: with a `prefix` (strace) `proc` is the wrapper, and terminating only the
+        # wrapper left app.py running for good. The whole group is stopped instead.
         proc = subprocess.Popen([*(prefix or []), sys.executable, str(ROOT / "app.py"), "--host", host,
                                  "--port", str(port), "--index", str(index), "--seeds", str(seeds)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
         try:
             wait_until_up(f"http://127.0.0.1:{port}/", proc)
             yield f"http://127.0.0.1:{port}/", proc, log
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_group(proc)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM every process of `proc`'s group (started with start_new_session=True), SIGKILL what is
+    left after `timeout`, and wait until the group has no live process."""
+    import signal
+
+    def signal_group(sig: int) -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None and not group_members(proc.pid):
+            return
+        time.sleep(0.05)
+    signal_group(signal.SIGKILL)
+    proc.wait(timeout=10)
+    while group_members(proc.pid) and time.monotonic() < deadline + 10:
+        time.sleep(0.05)
 
 
 LOAD_QUESTIONS = [

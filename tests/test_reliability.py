@@ -180,6 +180,26 @@ def _many_articles(seeds: Path, n: int, tag: str = "") -> None:
         (seeds / f"a{i:04d}.md").write_text(article(f"{tag}文章{i}", "\n\n".join(paras)), encoding="utf-8")
 
 
+def _wait_for_lock(index: Path, proc: subprocess.Popen) -> None:
+    """Until `proc` holds the build lock (its pid is written in .lock): the build proper has begun."""
+    while proc.poll() is None:
+        try:
+            if (index / ".lock").read_text().strip() == str(proc.pid):
+                return
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise AssertionError(f"the build exited ({proc.returncode}) before it took the lock")
+
+
+def _lock_held_seconds(args: list[str], index: Path) -> float:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    _wait_for_lock(index, proc)
+    t = time.monotonic()
+    assert proc.wait() == 0
+    return time.monotonic() - t
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_leaves_a_whole_index(tmp_path: Path) -> None:
     seeds, index = tmp_path / "seeds", tmp_path / "index"
@@ -187,13 +207,17 @@ def test_sigkill_at_random_points_leaves_a_whole_index(tmp_path: Path) -> None:
     args = QA + ["build", "--seeds", str(seeds), "--index", str(index), "--model", "hash", "--quiet"]
     subprocess.run(args, check=True, capture_output=True, cwd=ROOT)
     before = storage.load(index).manifest["counts"]
+    _many_articles(seeds, 400, tag="timing")
+    building = _lock_held_seconds(args, index)  # how long a full rebuild holds the lock, start-up excluded
     rng = random.Random(7)
     for attempt in range(6):
         _many_articles(seeds, 400, tag=f"v{attempt}")  # every article changes: a full re-embed
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-        time.sleep(rng.uniform(0.2, 2.5))
+        _wait_for_lock(index, proc)
+        time.sleep(rng.uniform(0.0, 0.6) * building)
+        assert proc.poll() is None, f"attempt {attempt}: the build had finished before the kill"
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        assert proc.wait() == -signal.SIGKILL  # the kill landed while the build was running
         stored = storage.load(index)  # never half-loaded: old or new, complete
         assert stored.manifest["counts"]["chunks"] == len(stored.chunks) == stored.faiss_index.ntotal
         titles = {a["title"].split("文章")[0] for a in stored.articles.values()}
