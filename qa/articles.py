@@ -123,6 +123,8 @@ def _blocks(body: str) -> list[tuple[str, str]]:
         if not line.strip():
             flush()
             continue
+        if line.strip().lower() in _UI_LINES:  # before list marks go: "- end -" is an end mark, not a list item
+            continue
         bare = _QUOTE_MARK.sub("", _LIST_MARK.sub("", line))
         if _LINK_ONLY.match(bare):
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import os
 import platform
 import shutil
 import threading
@@ -78,17 +79,11 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
     `.work/` are removed (the previous index stays live), and how much that freed is named."""
     try:
         return _build(settings, embedder, progress)
-    except (OSError, RuntimeError) as e:  # FAISS reports a failed write as RuntimeError
-        if getattr(e, "errno", None) not in (errno.ENOSPC, errno.EDQUOT) and not _disk_full(settings.index):
+    except (OSError, RuntimeError) as e:  # FAISS reports a failed write as RuntimeError, with strerror
+        if getattr(e, "errno", None) not in (errno.ENOSPC, errno.EDQUOT) and not any(
+                os.strerror(n) in str(e) for n in (errno.ENOSPC, errno.EDQUOT)):
             raise
         raise _disk_full_error(settings.index, e) from None
-
-
-def _disk_full(folder: Path) -> bool:
-    try:
-        return shutil.disk_usage(folder).free < 2**20
-    except OSError:
-        return False
 
 
 def _disk_full_error(index: Path, e: BaseException) -> IndexError_:
@@ -100,7 +95,7 @@ def _disk_full_error(index: Path, e: BaseException) -> IndexError_:
         freed = f"; removed {size / 2**20:.1f} MB of unfinished work in {work}" if size else ""
     if work.is_dir():
         freed = f"; {work} holds {size / 2**20:.1f} MB of unfinished work (delete it to free the space)"
-    where = getattr(e, "filename", None)
+    where = getattr(e, "filename", None) or ("the vector index" if isinstance(e, RuntimeError) else None)
     return IndexError_(f"{index}: the disk is full (no space left while writing {where or 'the index'}); the "
                        f"previous index is untouched{freed}: free some space and run `qa build` again")
 
