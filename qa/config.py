@@ -21,6 +21,7 @@ ENV = {
     "cache": "QA_CACHE",
     "max_chunk_chars": "QA_MAX_CHUNK_CHARS",
     "min_chunk_chars": "QA_MIN_CHUNK_CHARS",
+    "store": "QA_STORE",
 }
 
 
@@ -39,6 +40,9 @@ class Settings:
     max_chunk_chars: int = 400
     min_chunk_chars: int = 40
     max_question_chars: int = 2000
+    # Where the index lives (qa/store/): `local` files in `index`, a Milvus Lite `.db` path or a Milvus
+    # server URI (http://host:port; its token from QA_MILVUS_TOKEN, never a setting).
+    store: str = "local"
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dense, storage
+from . import dense, storage, store
 from .articles import SUFFIXES, Article, decode, parse_article
 from .chunking import chunk_article
 from .config import Settings
@@ -87,6 +87,10 @@ def _previous(index_dir: Path, model: dict, ident: dict):
 
 
 def build(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> BuildReport:
+    if settings.store != "local" and store.kind(settings.store) != "local":  # Milvus: qa/store/milvus_build.py
+        from .store.milvus_build import build as build_milvus
+
+        return build_milvus(settings, embedder, progress)
     t0 = time.perf_counter()
     files = seed_files(settings.seeds)
     load_userdict(settings.userdict_path())
@@ -312,6 +316,10 @@ class CheckResult:
 
 def check(settings: Settings) -> CheckResult:
     """Does the index match the articles, the settings and the model? Reads files, loads no model."""
+    if settings.store != "local" and store.kind(settings.store) != "local":
+        from .store.milvus_build import check as check_milvus
+
+        return check_milvus(settings)
     try:
         _, manifest = storage.read_manifest(settings.index)
     except IndexError_ as e:
