@@ -37,6 +37,7 @@ PART_CHARS = 16_000  # an article record's JSON per row: <= 64k bytes in UTF-8 (
 HNSW = {"M": 32, "efConstruction": 80}  # as qa/dense.py; nested under "params" (Lite drops flat ones)
 EF_SEARCH = 1024
 BM25_SINCE = (2, 5)
+CONNECT_SECONDS = 20  # a busy server (or Lite loading jieba) can take seconds to accept
 _clients: dict[str, object] = {}
 
 
@@ -63,7 +64,7 @@ def client(spec: str):
             Path(spec).parent.mkdir(parents=True, exist_ok=True)
             c = MilvusClient(str(spec))
         else:
-            c = MilvusClient(uri=spec, token=os.environ.get(TOKEN_ENV, ""), timeout=10)
+            c = MilvusClient(uri=spec, token=os.environ.get(TOKEN_ENV, ""), timeout=CONNECT_SECONDS)
         c.get_server_version()
     except Exception as e:  # noqa: BLE001 - pymilvus raises MilvusException, grpc and OS errors alike
         raise explain(e, spec) from None
@@ -78,9 +79,22 @@ def forget(spec: str) -> None:
             c.close()
 
 
+def _details(e: BaseException) -> str:
+    """The first useful words of an error and its causes (pymilvus wraps grpc's, sometimes emptily)."""
+    parts, seen = [], 0
+    x: BaseException | None = e
+    while x is not None and seen < 5:
+        detail = x.details() if callable(getattr(x, "details", None)) else None
+        text = detail or getattr(x, "message", None) or str(x)
+        if text and text.strip() and text.strip() not in parts:
+            parts.append(text.strip().splitlines()[0][:200])
+        x, seen = x.__cause__ or x.__context__, seen + 1
+    return "; ".join(parts) or type(e).__name__
+
+
 def explain(e: Exception, spec: str) -> QAError:
     """A pymilvus/grpc failure as one line naming the store and the fix."""
-    text = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:200] if str(e) else type(e).__name__
+    text = _details(e)
     low = text.lower()
     if any(w in low for w in ("auth", "credential", "password", "token", "unauthenticated", "permission")):
         return InputError(f"Milvus at {spec} refused the credentials ({text}): set {TOKEN_ENV} to "

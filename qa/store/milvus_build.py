@@ -51,7 +51,17 @@ RETIRE_MAX = 1000  # more changed articles than this: a new epoch (keeps the man
 BATCH_CHUNKS = 512
 
 
-def _schemas(c, dim: int, bm25: bool):
+def _userdict_words(settings: Settings) -> list[str]:
+    """The user dictionary's words (first column), for the analyzer: a Milvus server (and Lite served over
+    gRPC) runs its own jieba, which has not loaded this process's dictionary."""
+    path = settings.userdict_path()
+    if path is None or not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [w for w in (line.split()[0] if line.split() else "" for line in lines) if w]
+
+
+def _schemas(c, dim: int, bm25: bool, words: list[str]):
     from pymilvus import DataType, Function, FunctionType
 
     p = c.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -66,10 +76,11 @@ def _schemas(c, dim: int, bm25: bool):
     pi = c.prepare_index_params()
     pi.add_index("vector", index_type="HNSW", metric_type="IP", params={"params": dict(mv.HNSW)})
     if bm25:
-        # Milvus Lite: jieba "search" mode is jieba.cut_for_search, as the local store; the user dictionary
-        # is in jieba already (qa.text.load_userdict; Lite's jieba is this process's jieba).
+        # jieba's "search" mode is jieba.cut_for_search, as the local store's tokens. (Embedded Lite shares
+        # this process's jieba, so its words are process-global: the dictionary is loaded here anyway.)
         p.add_field("folded", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
-                    analyzer_params={"tokenizer": {"type": "jieba", "mode": "search", "dict": ["_default_"]}})
+                    analyzer_params={"tokenizer": {"type": "jieba", "mode": "search",
+                                                   "dict": ["_default_", *words]}})
         p.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         p.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["folded"],
                                 output_field_names=["sparse"]))
@@ -236,7 +247,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
                     (old is None or name not in old["collections"].values()):
                 c.drop_collection(name)
         collections = {"passages": f"{mv.prefix()}_p{epoch}", "articles": f"{mv.prefix()}_a{epoch}"}
-        (ps, pi), (as_, ai) = _schemas(c, embedder.dim, bm25)
+        (ps, pi), (as_, ai) = _schemas(c, embedder.dim, bm25, _userdict_words(settings))
         c.create_collection(collections["passages"], schema=ps, index_params=pi, consistency_level="Strong")
         c.create_collection(collections["articles"], schema=as_, index_params=ai, consistency_level="Strong")
     else:
@@ -341,14 +352,11 @@ def _versions() -> dict:
 def check(settings: Settings) -> CheckResult:
     """Does the Milvus index match the articles, the settings and the model? Loads no model."""
     spec = settings.store
-    try:
-        c = mv.client(spec)
-        manifest = mv.read_manifest(c, spec)
-        if manifest is None:
-            return CheckResult(False, [f"no newsqa index in Milvus at {spec}: run `qa build --store {spec}`"])
-        live = _live_articles(c, manifest)
-    except mv.QAError as e:
-        return CheckResult(False, [str(e)])
+    c = mv.client(spec)  # an unreachable server or a refused token is an error (exit 2), not a stale index
+    manifest = mv.read_manifest(c, spec)
+    if manifest is None:
+        return CheckResult(False, [f"no newsqa index in Milvus at {spec}: run `qa build --store {spec}`"])
+    live = _live_articles(c, manifest)
     problems = []
     if not same_model(manifest["model"].get("model"), settings.model):
         problems.append(f"index was built with model {manifest['model'].get('model')!r}, "
