@@ -37,6 +37,7 @@ PART_CHARS = 16_000  # an article record's JSON per row: <= 64k bytes in UTF-8 (
 HNSW = {"M": 32, "efConstruction": 80}  # as qa/dense.py; nested under "params" (Lite drops flat ones)
 EF_SEARCH = 1024
 BM25_SINCE = (2, 5)
+ARTICLE_CACHE = 4096  # articles kept per store object (one generation)
 CONNECT_SECONDS = 20  # a busy server (or Lite loading jieba) can take seconds to accept
 _clients: dict[str, object] = {}
 
@@ -154,6 +155,7 @@ class MilvusStore(Store):
         self._p, self._a = manifest["collections"]["passages"], manifest["collections"]["articles"]
         self._visible = visible(manifest)
         self._idf_cache: dict[str, tuple[bool, float]] = {}
+        self._article_cache: dict[str, dict] = {}
         self.keywords = _Keywords(self)
 
     @classmethod
@@ -261,18 +263,34 @@ class MilvusStore(Store):
         missing = [r for r in rows if int(r) not in by_row]
         if missing:
             raise IndexError_(f"Milvus at {self.label} lost passage rows {missing[:3]} during a search: ask again")
+        self._fetch_articles({c["article_id"] for c in by_row.values()})  # the hits' articles: one query
         return [by_row[int(r)] for r in rows]
+
+    def _fetch_articles(self, ids: set[str]) -> None:
+        """Read articles into the cache. A store object serves one generation, whose rows never change,
+        so the cache needs no invalidation; it is only bounded."""
+        todo = sorted(i for i in ids if i not in self._article_cache)
+        if not todo:
+            return
+        got = self._call(self._c.query, self._a, filter=f"article_id in {json.dumps(todo, ensure_ascii=False)} "
+                         f"and {self._visible}", output_fields=["article_id", "part", "data"])
+        parts: dict[str, list] = {}
+        for g in got:
+            parts.setdefault(g["article_id"], []).append(g)
+        if len(self._article_cache) + len(parts) > ARTICLE_CACHE:
+            self._article_cache.clear()
+        for aid, ps in parts.items():
+            self._article_cache[aid] = json.loads("".join(g["data"] for g in sorted(ps, key=lambda g: g["part"])))
 
     @property
     def articles(self) -> Mapping[str, dict]:
         return _Articles(self)
 
     def article(self, article_id: str) -> dict:
-        got = self._call(self._c.query, self._a, filter=f"article_id == {json.dumps(article_id)} and "
-                         f"{self._visible}", output_fields=["part", "data"])
-        if not got:
+        self._fetch_articles({article_id})
+        if article_id not in self._article_cache:
             raise KeyError(article_id)
-        return json.loads("".join(g["data"] for g in sorted(got, key=lambda g: g["part"])))
+        return self._article_cache[article_id]
 
     def close(self) -> None:
         forget(self.label)
