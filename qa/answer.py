@@ -12,7 +12,6 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 
-from . import storage
 from .config import Settings
 from .embedding import load_embedder, sentence_embedder
 from .evidence import KEYWORD_SUPPORT, Sentence, SentenceScorer, in_scope, keyword_overlap, select, signals
@@ -96,13 +95,15 @@ class Asker:
 
     @classmethod
     def open(cls, settings: Settings) -> Asker:
+        from . import store
         from .text import load_userdict
 
         load_userdict(settings.userdict_path())
-        stored = storage.load(settings.index)
+        stored = store.load(settings)
         embedder = load_embedder(settings.model)
-        return cls(settings, Retriever(stored, embedder), SentenceScorer(embedder, sentences=sentence_embedder(embedder)),
-                   stored.folder.name)
+        retriever = Retriever(stored, embedder)
+        return cls(settings, retriever, SentenceScorer(embedder, sentences=sentence_embedder(embedder)),
+                   retriever.store.generation())
 
     def warm(self) -> None:
         """Do once what the first question would otherwise wait for: jieba's dictionary, OpenCC,
@@ -112,16 +113,17 @@ class Asker:
 
     def refresh(self) -> bool:
         """Pick up a newer generation if one was published (cheap: one small file read)."""
-        gen = storage.current_generation(self.settings.index)
-        if gen is None or gen.name == self.generation:
+        from . import store
+
+        gen = store.current(self.settings)
+        if gen is None or gen == self.generation:
             return False
         with self._lock:
-            if gen.name != self.generation:
-                stored = storage.load(self.settings.index)
-                retriever = Retriever(stored, self.retriever.embedder)
+            if gen != self.generation:
+                retriever = Retriever(store.load(self.settings), self.retriever.embedder)
                 retriever.prefault()
                 self.retriever = retriever
-                self.generation = stored.folder.name
+                self.generation = retriever.store.generation()
         return True
 
     def ask(self, question: str, history: list[str] | None = None, k: int | None = None,

@@ -16,6 +16,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", help="articles folder (QA_SEEDS, default seeds/)")
     p.add_argument("--index", help="index folder (QA_INDEX, default embeddings/)")
     p.add_argument("--model", help="embedding model (QA_MODEL, default e5-small; see README)")
+    p.add_argument("--store", help="local (default), PATH.db (Milvus Lite) or http://HOST:PORT (Milvus) (QA_STORE)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("seeds", "index", "model", "k", "mode", "host", "port")
+    keys = ("seeds", "index", "model", "k", "mode", "host", "port", "store")
     return Settings.load(**{k: getattr(args, k, None) for k in keys})
 
 

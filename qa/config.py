@@ -22,6 +22,7 @@ ENV = {
     "max_chunk_chars": "QA_MAX_CHUNK_CHARS",
     "min_chunk_chars": "QA_MIN_CHUNK_CHARS",
     "follow_links": "QA_FOLLOW_LINKS",
+    "store": "QA_STORE",
 }
 
 
@@ -42,6 +43,9 @@ class Settings:
     max_question_chars: int = 2000
     # Symbolic links in the seeds folder are skipped; when true, those whose target stays inside are read.
     follow_links: bool = False
+    # Where the index lives (qa/store/): `local` files in `index`, a Milvus Lite `.db` path or a Milvus
+    # server URI (http://host:port; its token from QA_MILVUS_TOKEN, never a setting).
+    store: str = "local"
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dense, storage
+from . import dense, storage, store
 from .articles import Article, decode, parse_article
 from .chunking import chunk_article
 from .config import Settings
@@ -75,8 +75,12 @@ def _previous(index_dir: Path, model: dict, ident: dict):
 
 
 def build(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> BuildReport:
-    """Build or update the index. A full disk is one `IndexError_` line: the unfinished generation and
+    """Build or update the index (local files, or Milvus: qa/store/milvus_build.py). A full disk is one `IndexError_` line: the unfinished generation and
     `.work/` are removed (the previous index stays live), and how much that freed is named."""
+    if settings.store != "local" and store.kind(settings.store) != "local":  # Milvus: qa/store/milvus_build.py
+        from .store.milvus_build import build as build_milvus
+
+        return build_milvus(settings, embedder, progress)
     try:
         return _build(settings, embedder, progress)
     except (OSError, RuntimeError) as e:  # FAISS reports a failed write as RuntimeError, with strerror
@@ -316,6 +320,10 @@ class CheckResult:
 
 def check(settings: Settings) -> CheckResult:
     """Does the index match the articles, the settings and the model? Reads files, loads no model."""
+    if settings.store != "local" and store.kind(settings.store) != "local":
+        from .store.milvus_build import check as check_milvus
+
+        return check_milvus(settings)
     try:
         _, manifest = storage.read_manifest(settings.index)
     except IndexError_ as e:

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import dense, fusion
+from . import fusion
 from .embedding import Embedder
 from .errors import IndexError_, InputError
 from .storage import StoredIndex
+from .store.base import Store
 from .text import query_tokens
 
 MODES = ("keyword", "dense", "hybrid")
@@ -81,29 +82,38 @@ def _iso_day(name: str, value: str) -> str:
 
 @dataclass
 class Retriever:
-    """Owns a loaded index and the embedder that built it; safe to share between threads."""
+    """Owns a loaded index and the embedder that built it; safe to share between threads.
 
-    index: StoredIndex
+    `index` is a local `StoredIndex` or any `qa.store.Store`; searches go through `self.store`."""
+
+    index: StoredIndex | Store
     embedder: Embedder
     _meta: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.index, Store):
+            self.store = self.index
+        else:
+            from .store.local import LocalStore
+
+            self.store = LocalStore(self.index, self.mask)
         built = self.index.manifest.get("model", {})
         if built and built != self.embedder.identity():
             raise IndexError_(
-                f"{self.index.folder.parent} was built with model {built.get('model')!r} "
+                f"{self.store.label} was built with model {built.get('model')!r} "
                 f"({built.get('backend', 'sentence-transformers')}) but {self.embedder.name!r} is selected: "
                 f"run `qa build` to rebuild it, or select {built.get('model')!r} (--model / QA_MODEL)")
-        cols = self.index.columns
-        self._sources = np.array([s.casefold() for s in cols.sources.tolist()], dtype=str)
+        if not isinstance(self.index, Store):
+            cols = self.index.columns
+            self._sources = np.array([s.casefold() for s in cols.sources.tolist()], dtype=str)
 
     def __len__(self) -> int:
-        return len(self.index.columns.article_of)
+        return len(self.store)
 
     def prefault(self) -> int:
         """Map the memory-mapped indexes' pages in now rather than during the first questions."""
-        return dense.prefault(self.index.faiss_index) + self.index.keywords.prefault()
+        return self.store.prefault()
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """Which passages the filters keep: decided per article, then spread to its passages."""
@@ -131,36 +141,32 @@ class Retriever:
         if k < 1:
             raise InputError(f"k={k}: ask for at least 1 passage")
         filters = filters or Filters()
-        allowed = self.mask(filters)
-        if allowed is not None and not allowed.any():
-            return []
         n = max(CANDIDATES, k)
         dense_scores: dict[int, float] = {}
         keyword_scores: dict[int, float] = {}
         coverage = 0.0
         if mode in ("dense", "hybrid"):
             vec = self.embed_query(question) if query_vector is None else query_vector
-            scores, rows = dense.search(self.index.faiss_index, vec, n, allowed)
+            scores, rows = self.store.dense(vec, n, filters)
             dense_scores = dict(zip(rows.tolist(), scores.tolist()))
             if stats is not None:
                 stats["dense_top"] = scores.tolist()
         if mode in ("keyword", "hybrid"):
             toks = query_tokens(question)
-            coverage = self.index.keywords.coverage(toks)
-            all_scores = self.index.keywords.scores(toks, allowed)
-            top = np.argpartition(-all_scores, min(n, len(all_scores) - 1))[:n] if len(all_scores) else []
-            keyword_scores = {int(r): float(all_scores[r]) for r in top if all_scores[r] > 0}
+            coverage = self.store.coverage(toks)
+            keyword_scores = self.store.keyword(question, toks, n, filters)
         if mode == "dense":
             ranked = sorted(dense_scores.items(), key=lambda x: (-x[1], x[0]))
         elif mode == "keyword":
             ranked = sorted(keyword_scores.items(), key=lambda x: (-x[1], x[0]))
         else:
             ranked = fusion.fuse(dense_scores, keyword_scores, coverage)
-        return [self._hit(i + 1, row, score, dense_scores.get(row), keyword_scores.get(row))
-                for i, (row, score) in enumerate(ranked[:k])]
+        ranked = ranked[:k]
+        chunks = self.store.passages([row for row, _ in ranked])
+        return [self._hit(i + 1, row, c, score, dense_scores.get(row), keyword_scores.get(row))
+                for i, ((row, score), c) in enumerate(zip(ranked, chunks))]
 
-    def _hit(self, rank: int, row: int, score: float, d: float | None, kw: float | None) -> Hit:
-        c = self.index.chunks[row]
-        a = self.index.articles[c["article_id"]]
+    def _hit(self, rank: int, row: int, c: dict, score: float, d: float | None, kw: float | None) -> Hit:
+        a = self.store.articles[c["article_id"]]
         return Hit(rank, row, c["id"], c["article_id"], a["title"], a.get("source"), a.get("date"), a.get("url"),
                    c["paragraphs"][0], tuple(c["paragraphs"]), c["text"], score, d, kw)

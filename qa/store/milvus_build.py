@@ -1,0 +1,380 @@
+"""`qa build` and `qa check` into Milvus: incremental, streamed in bounded batches, never half visible.
+
+How a build publishes (readers see only what the one-row manifest says, `milvus.visible`):
+  1. finish what a killed build left: rows of articles the manifest retires are deleted, then the
+     manifest is rewritten without them; rows newer than `published` (never published) are deleted.
+  2. every new or changed article is written with `gen = published + 1`: invisible to readers.
+     Unchanged articles (same path, same bytes) keep their rows untouched.
+  3. one upsert of the manifest: `published = gen`, `retired = [changed and deleted articles]`.
+     From that instant readers see the new rows and not the old rows of those articles: every article
+     flips whole, and a kill before this point leaves the previous state exactly as it was.
+  4. the retired rows are deleted and the manifest rewritten without them (a kill here: step 1 next time).
+When more than RETIRE_MAX articles change, or the model, settings or server kind change, the build
+writes a new epoch's collections instead and the manifest switches to them (like a collection alias;
+Milvus Lite has none), then the old epoch's collections are dropped.
+
+Vectors come from, in order: the live rows with the same passage hash, the local index's generation
+(`--index`, same model: moving a local index embeds nothing), the vector cache shared with `qa eval`
+(~/.cache/newsqa/eval), and only then the model. Memory holds one batch of articles at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .. import storage
+from ..articles import decode, parse_article
+from ..config import Settings
+from ..embedding import Embedder, load_embedder, same_model
+from ..errors import ArticleError, SeedsError
+from ..index import (
+    BuildReport,
+    CheckResult,
+    Progress,
+    _article_record,
+    _chunk_records,
+    _read,
+    seed_files,
+    settings_identity,
+)
+from ..text import load_userdict
+from . import milvus as mv
+
+FORMAT = 1
+RETIRE_MAX = 1000  # more changed articles than this: a new epoch (keeps the manifest row small)
+BATCH_CHUNKS = 512
+
+
+def _userdict_words(settings: Settings) -> list[str]:
+    """The user dictionary's words (first column), for the analyzer: a Milvus server (and Lite served over
+    gRPC) runs its own jieba, which has not loaded this process's dictionary."""
+    path = settings.userdict_path()
+    if path is None or not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [w for w in (line.split()[0] if line.split() else "" for line in lines) if w]
+
+
+def _schemas(c, dim: int, bm25: bool, words: list[str]):
+    from pymilvus import DataType, Function, FunctionType
+
+    p = c.create_schema(auto_id=False, enable_dynamic_field=False)
+    p.add_field("row", DataType.INT64, is_primary=True)
+    p.add_field("gen", DataType.INT64)
+    p.add_field("article_id", DataType.VARCHAR, max_length=512)
+    p.add_field("source", DataType.VARCHAR, max_length=1024)
+    p.add_field("date", DataType.VARCHAR, max_length=16)
+    p.add_field("hash", DataType.VARCHAR, max_length=64)
+    p.add_field("chunk", DataType.VARCHAR, max_length=65535)
+    p.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    pi = c.prepare_index_params()
+    pi.add_index("vector", index_type="HNSW", metric_type="IP", params={"params": dict(mv.HNSW)})
+    if bm25:
+        # jieba's "search" mode is jieba.cut_for_search, as the local store's tokens. (Embedded Lite shares
+        # this process's jieba, so its words are process-global: the dictionary is loaded here anyway.)
+        p.add_field("folded", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
+                    analyzer_params={"tokenizer": {"type": "jieba", "mode": "search",
+                                                   "dict": ["_default_", *words]}})
+        p.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        p.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["folded"],
+                                output_field_names=["sparse"]))
+        pi.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    a = c.create_schema(auto_id=False, enable_dynamic_field=False)
+    a.add_field("key", DataType.VARCHAR, is_primary=True, max_length=600)
+    a.add_field("article_id", DataType.VARCHAR, max_length=512)
+    a.add_field("gen", DataType.INT64)
+    a.add_field("part", DataType.INT64)
+    a.add_field("chunks", DataType.INT64)
+    a.add_field("path", DataType.VARCHAR, max_length=4096)
+    a.add_field("content_hash", DataType.VARCHAR, max_length=64)
+    a.add_field("paths", DataType.VARCHAR, max_length=65535)
+    a.add_field("source", DataType.VARCHAR, max_length=1024)
+    a.add_field("data", DataType.VARCHAR, max_length=65535)
+    a.add_field("_v", DataType.FLOAT_VECTOR, dim=2)  # Milvus 2.3 wants a vector field in every collection
+    ai = c.prepare_index_params()
+    ai.add_index("_v", index_type="FLAT", metric_type="L2")
+    return (p, pi), (a, ai)
+
+
+def _ensure_meta(c) -> str:
+    from pymilvus import DataType
+
+    name = f"{mv.prefix()}_meta"
+    if not c.has_collection(name):
+        s = c.create_schema(auto_id=False, enable_dynamic_field=False)
+        s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+        s.add_field("data", DataType.VARCHAR, max_length=65535)
+        s.add_field("_v", DataType.FLOAT_VECTOR, dim=2)
+        i = c.prepare_index_params()
+        i.add_index("_v", index_type="FLAT", metric_type="L2")
+        c.create_collection(name, schema=s, index_params=i, consistency_level="Strong")
+    c.load_collection(name)
+    return name
+
+
+def _publish(c, manifest: dict) -> None:
+    """The one write that changes what readers see."""
+    data = json.dumps(manifest, ensure_ascii=False)
+    c.upsert(f"{mv.prefix()}_meta", [{"key": "manifest", "data": data, "_v": [0.0, 0.0]}])
+    c.flush(f"{mv.prefix()}_meta")
+
+
+def _finish(c, manifest: dict) -> dict:
+    """Delete retired and never-published rows (steps 1 and 4 of the module docstring)."""
+    p = int(manifest["published"])
+    for name in manifest["collections"].values():
+        c.delete(name, filter=f"gen > {p}")
+        if manifest.get("retired"):
+            c.delete(name, filter=f"article_id in {json.dumps(manifest['retired'], ensure_ascii=False)} "
+                                  f"and gen < {p}")
+    if manifest.get("retired"):
+        manifest = {**manifest, "retired": []}
+        _publish(c, manifest)
+    return manifest
+
+
+def _live_articles(c, manifest: dict) -> dict[tuple[str, str], dict]:
+    """(path, content hash) -> the live article's id, paths, passage count, source."""
+    out = {}
+    it = c.query_iterator(manifest["collections"]["articles"], batch_size=1000,
+                          filter=f"part == 0 and {mv.visible(manifest)}",
+                          output_fields=["article_id", "path", "content_hash", "paths", "chunks", "source"])
+    while batch := it.next():
+        for r in batch:
+            out[(r["path"], r["content_hash"])] = r
+    it.close()
+    return out
+
+
+def _scan(files: list[Path], seeds: Path, report: BuildReport) -> dict[str, list[str]]:
+    """Content hash -> paths, in order (first pass: hashes only, so memory does not hold the archive)."""
+    groups: dict[str, list[str]] = {}
+    for path in files:
+        rel = path.relative_to(seeds).as_posix()
+        try:
+            digest = hashlib.sha256(_read(path)).hexdigest()
+        except ArticleError as e:
+            report.skipped.append((rel, e.reason))
+            continue
+        if digest in groups:
+            report.duplicates.append((rel, groups[digest][0]))
+        groups.setdefault(digest, []).append(rel)
+    return groups
+
+
+class _Vectors:
+    """Passage vectors by text hash, from the sources listed in the module docstring."""
+
+    def __init__(self, c, settings: Settings, embedder: Embedder, old: dict | None, ident: dict) -> None:
+        self._c, self._settings, self._embedder, self._old = c, settings, embedder, old
+        prev = storage.load_previous(settings.index) if settings.index.exists() else None
+        same = prev is not None and prev.manifest.get("model") == embedder.identity()
+        self._local = prev if same else None
+        self._local_rows = {ch["hash"]: i for i, ch in enumerate(prev.chunks)} if same else {}
+        self.embedded = 0
+
+    def get(self, items: list[tuple[str, str]]) -> np.ndarray:
+        from ..evaluate import cached_documents
+
+        out: dict[str, np.ndarray] = {}
+        hashes = list(dict.fromkeys(h for h, _ in items))
+        if self._old is not None and hashes:
+            got = self._c.query(self._old["collections"]["passages"], output_fields=["hash", "vector"],
+                                filter=f"hash in {json.dumps(hashes)} and {mv.visible(self._old)}")
+            out.update({g["hash"]: np.asarray(g["vector"], np.float32) for g in got})
+        for h in hashes:
+            if h not in out and h in self._local_rows:
+                out[h] = np.asarray(self._local.vectors[self._local_rows[h]], np.float32)
+        todo = [(h, t) for h, t in dict(items).items() if h not in out]
+        if todo:
+            counted = [0]
+            vecs = cached_documents(self._embedder, todo, self._settings.cache / "eval",
+                                    lambda stage, done, total: counted.__setitem__(0, total))
+            self.embedded += counted[0]
+            out.update({h: v for (h, _), v in zip(todo, vecs)})
+        return np.stack([out[h] for h, _ in items]) if items else np.zeros((0, self._embedder.dim), np.float32)
+
+
+def build(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> BuildReport:
+    t0 = time.perf_counter()
+    spec = settings.store
+    files = seed_files(settings.seeds)
+    load_userdict(settings.userdict_path())
+    embedder = embedder or load_embedder(settings.model)
+    model, ident = embedder.identity(), settings_identity(settings)
+    report = BuildReport(spec)  # type: ignore[arg-type] - printed as where the index was written
+    lock_dir = settings.cache / "locks" / hashlib.sha256(spec.encode()).hexdigest()[:16]
+    with storage.build_lock(lock_dir):
+        c = mv.client(spec)
+        try:
+            return _build(c, spec, settings, embedder, model, ident, files, report, progress, t0)
+        except (SeedsError, ArticleError):
+            raise
+        except Exception as e:
+            if isinstance(e, mv.QAError):
+                raise
+            from pymilvus.exceptions import MilvusException
+
+            if isinstance(e, MilvusException | OSError | ConnectionError):
+                raise mv.explain(e, spec) from None
+            raise
+
+
+def _build(c, spec, settings, embedder, model, ident, files, report, progress, t0) -> BuildReport:
+    server_version, bm25 = mv.version(c)
+    _ensure_meta(c)
+    old = mv.read_manifest(c, spec)
+    if old is not None:
+        old = _finish(c, old)
+    same = old is not None and old.get("format") == FORMAT and old["model"] == model and \
+        old["settings"] == ident and old.get("bm25") == bm25
+    groups = _scan(files, settings.seeds, report)
+    live = _live_articles(c, old) if same else {}
+    kept = {key: a for key, a in live.items() if key[1] in groups and key[0] == groups[key[1]][0]
+            and json.loads(a["paths"]) == groups[key[1]]}
+    retired = sorted({a["article_id"] for a in live.values()} - {a["article_id"] for a in kept.values()})
+    new_epoch = not same or len(retired) > RETIRE_MAX
+    if new_epoch:
+        epoch, gen, kept = (old["epoch"] + 1 if old else 1), 1, {}
+        for name in c.list_collections():  # a killed rebuild's collections
+            if name.startswith((f"{mv.prefix()}_p", f"{mv.prefix()}_a")) and \
+                    (old is None or name not in old["collections"].values()):
+                c.drop_collection(name)
+        collections = {"passages": f"{mv.prefix()}_p{epoch}", "articles": f"{mv.prefix()}_a{epoch}"}
+        (ps, pi), (as_, ai) = _schemas(c, embedder.dim, bm25, _userdict_words(settings))
+        c.create_collection(collections["passages"], schema=ps, index_params=pi, consistency_level="Strong")
+        c.create_collection(collections["articles"], schema=as_, index_params=ai, consistency_level="Strong")
+    else:
+        epoch, gen, collections = old["epoch"], int(old["published"]) + 1, old["collections"]
+    vectors = _Vectors(c, settings, embedder, old if same else None, ident)
+    kept_keys = {(a["path"], a["content_hash"]) for a in kept.values()}
+    sources = {a["source"] for a in kept.values() if a["source"]}
+    n_chunks, n_articles, seq = sum(int(a["chunks"]) for a in kept.values()), len(kept), 0
+    batch_chunks: list[tuple[dict, dict]] = []
+    batch_articles: list[dict] = []
+
+    def flush_batch() -> None:
+        nonlocal seq
+        if batch_chunks:
+            vecs = vectors.get([(ch["hash"], ch["text"]) for ch, _ in batch_chunks])
+            rows = []
+            for (ch, art), v in zip(batch_chunks, vecs):
+                row = {"row": (gen << 32) + seq, "gen": gen, "article_id": ch["article_id"],
+                       "source": art.get("source") or "", "date": art.get("date") or "", "hash": ch["hash"],
+                       "chunk": json.dumps(ch, ensure_ascii=False), "vector": v.tolist()}
+                if bm25:
+                    row["folded"] = mv.folded(ch["text"])
+                rows.append(row)
+                seq += 1
+            c.insert(collections["passages"], rows)
+        if batch_articles:
+            c.insert(collections["articles"], batch_articles)
+        batch_chunks.clear()
+        batch_articles.clear()
+
+    for n, (digest, paths) in enumerate(groups.items(), 1):
+        if progress:
+            progress("read", n, len(groups))
+        if (paths[0], digest) in kept_keys:
+            continue
+        path = settings.seeds / paths[0]
+        try:
+            article = parse_article(decode(_read(path), path), Path(paths[0]), digest)
+        except ArticleError as e:
+            report.skipped.append((paths[0], e.reason))
+            continue
+        record, chunks = _article_record(article), _chunk_records(article, settings)
+        record["paths"] = paths
+        data = json.dumps(record, ensure_ascii=False)
+        for part, start in enumerate(range(0, max(len(data), 1), mv.PART_CHARS)):
+            batch_articles.append({"key": f"{gen}:{article.id}:{part}", "article_id": article.id, "gen": gen,
+                                   "part": part, "chunks": len(chunks), "path": paths[0], "content_hash": digest,
+                                   "paths": json.dumps(paths, ensure_ascii=False) if part == 0 else "",
+                                   "source": record.get("source") or "",
+                                   "data": data[start:start + mv.PART_CHARS], "_v": [0.0, 0.0]})
+        batch_chunks += [(ch, record) for ch in chunks]
+        n_chunks, n_articles = n_chunks + len(chunks), n_articles + 1
+        if record.get("source"):
+            sources.add(record["source"])
+        if len(batch_chunks) >= BATCH_CHUNKS:
+            flush_batch()
+            if progress:
+                progress("embed", n, len(groups))
+    flush_batch()
+    if old is not None and not new_epoch and not retired and n_articles == len(kept):
+        report.articles, report.chunks = n_articles, n_chunks  # nothing new, nothing gone: publish nothing
+        report.reused, report.unchanged, report.index_kind = n_chunks, True, "milvus-hnsw"
+        report.seconds = time.perf_counter() - t0
+        return report
+    if not n_chunks:
+        raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text")
+    for name in collections.values():
+        c.flush(name)
+        # Lite builds an index in the background while describe_index already says Finished (searches
+        # are brute force meanwhile): release + load makes it build now.
+        c.release_collection(name)
+        c.load_collection(name)
+    report.articles, report.chunks, report.embedded = n_articles, n_chunks, vectors.embedded
+    report.reused, report.index_kind = n_chunks - vectors.embedded, "milvus-hnsw"
+    report.seconds = time.perf_counter() - t0
+    manifest = {"format": FORMAT, "epoch": epoch, "published": gen, "retired": [] if new_epoch else retired,
+                "collections": collections, "model": model, "settings": ident, "bm25": bm25,
+                "server_version": server_version, "sources": sorted(sources),
+                "counts": {"articles": n_articles, "chunks": n_chunks, "skipped": len(report.skipped),
+                           "duplicates": len(report.duplicates), "embedded": report.embedded},
+                "skipped": [list(s) for s in report.skipped[:200]], "index_kind": "milvus-hnsw",
+                "index_params": {**mv.HNSW, "ef_search": mv.EF_SEARCH}, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "build_seconds": round(report.seconds, 3), "versions": _versions()}
+    _publish(c, manifest)
+    if new_epoch and old is not None:
+        for name in old["collections"].values():
+            c.drop_collection(name)
+    _finish(c, manifest)
+    return report
+
+
+def _versions() -> dict:
+    out = {}
+    for pkg in ("newsqa", "pymilvus", "milvus-lite", "jieba"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def check(settings: Settings) -> CheckResult:
+    """Does the Milvus index match the articles, the settings and the model? Loads no model."""
+    spec = settings.store
+    c = mv.client(spec)  # an unreachable server or a refused token is an error (exit 2), not a stale index
+    manifest = mv.read_manifest(c, spec)
+    if manifest is None:
+        return CheckResult(False, [f"no newsqa index in Milvus at {spec}: run `qa build --store {spec}`"])
+    live = _live_articles(c, manifest)
+    problems = []
+    if not same_model(manifest["model"].get("model"), settings.model):
+        problems.append(f"index was built with model {manifest['model'].get('model')!r}, "
+                        f"settings ask for {settings.model!r}")
+    if manifest.get("settings") != settings_identity(settings):
+        problems.append("chunking, tokenizer or user dictionary settings changed since the build")
+    try:
+        files = seed_files(settings.seeds)
+    except SeedsError as e:
+        return CheckResult(False, [str(e)], manifest)
+    report = BuildReport(spec)  # type: ignore[arg-type]
+    groups = _scan(files, settings.seeds, report)
+    now = {(p, d) for d, paths in groups.items() for p in paths}
+    indexed = {(p, d) for (_, d), a in live.items() for p in json.loads(a["paths"])}
+    skipped = {s[0] for s in manifest.get("skipped", [])}
+    changed = sorted(p for p, _ in now - indexed if p not in skipped)
+    gone = sorted(p for p, _ in indexed - now)
+    for label, paths in (("new or changed", changed), ("deleted or changed", gone)):
+        if paths:
+            problems.append(f"{len(paths)} {label} article file(s) since the build, e.g. {paths[0]}")
+    return CheckResult(not problems, problems, manifest)

@@ -1,0 +1,249 @@
+"""One contract for every store (qa/store/): local files, Milvus Lite embedded, Milvus Lite over gRPC, and
+the real Milvus 2.3.5 server (dense only: it has no BM25). Plus bad input and a SIGKILLed build.
+
+The servers are real processes on 127.0.0.1 and free ports (tests/milvus_servers.py), one per module,
+stopped even when a test fails. The hash model keeps embedding instant; the stores are what is tested.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from qa import store
+from qa.embedding import load_embedder
+from qa.errors import IndexError_, InputError, QAError
+from qa.index import build
+from qa.search import Filters, Retriever
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+from tests.milvus_servers import ROOT_TOKEN, free_port, lite_server, milvus_server  # noqa: E402
+
+pytestmark = pytest.mark.slow
+KINDS = ("local", "lite", "lite-grpc", "server")
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def lite_uri(tmp_path_factory):
+    with lite_server(tmp_path_factory.mktemp("lite-grpc") / "data") as uri:
+        yield uri
+
+
+@pytest.fixture(scope="module")
+def server_uri(tmp_path_factory):
+    pytest.importorskip("milvus")
+    try:
+        cm = milvus_server(tmp_path_factory.mktemp("milvus") / "data")
+        uri = cm.__enter__()
+    except (RuntimeError, TimeoutError, OSError) as e:
+        pytest.skip(f"the Milvus 2.3.5 server from the `milvus` package did not start here: {e}")
+    try:
+        yield uri
+    finally:
+        cm.__exit__(None, None, None)
+
+
+@pytest.fixture(params=KINDS)
+def spec(request, tmp_path, monkeypatch):
+    """The --store value of each kind; every test gets its own collections (QA_MILVUS_COLLECTION)."""
+    monkeypatch.setenv("QA_MILVUS_COLLECTION", f"t{os.getpid()}_{next(_names)}")
+    monkeypatch.setenv("QA_MILVUS_TOKEN", ROOT_TOKEN)
+    kind = request.param
+    value = {"local": lambda: "local", "lite": lambda: str(tmp_path / "index.db"),
+             "lite-grpc": lambda: request.getfixturevalue("lite_uri"),
+             "server": lambda: request.getfixturevalue("server_uri")}[kind]()
+    yield value
+    if kind == "lite":  # the .db admits one client; servers keep theirs (a reconnect per test is slow)
+        from qa.store import milvus
+
+        milvus.forget(value)
+
+
+def _articles(seeds: Path, write_article) -> None:
+    write_article(seeds, "un.md", "联合国气候大会", ["联合国气候变化大会在迪拜开幕，各国代表讨论减排目标。",
+                                                 "秘书长古特雷斯呼吁各国加快行动，减少化石燃料。"],
+                  source="新华社", date="2024-12-01")
+    write_article(seeds, "typhoon.md", "台风登陆广东", ["强台风今天在广东湛江登陆，带来狂风暴雨，多地停课。"],
+                  source="Reuters 路透", date="2024-08-01")
+    write_article(seeds, "beijing.md", "北京天气", ["北京今天晴转多云，气温回升，适合户外活动。"],
+                  source="BBC", date="2023-01-05")
+
+
+@pytest.fixture
+def built(spec, tmp_path, write_article, hash_settings):
+    seeds = tmp_path / "seeds"
+    _articles(seeds, write_article)
+    settings = hash_settings(seeds, tmp_path / "embeddings", store=spec, cache=tmp_path / "cache")
+    return settings, build(settings)
+
+
+def _retriever(settings) -> Retriever:
+    return Retriever(store.load(settings), load_embedder(settings.model))
+
+
+def test_dense_search_filters_and_records(built):
+    settings, report = built
+    assert (report.articles, report.chunks) == (3, 3)
+    r = _retriever(settings)
+    assert len(r) == 3
+    hits = r.search("台风在广东登陆", 3, "dense")
+    assert hits[0].title == "台风登陆广东" and hits[0].source == "Reuters 路透" and "湛江" in hits[0].text
+    assert [h.title for h in r.search("天气", 3, "dense", Filters(source="路透"))] == ["台风登陆广东"]
+    assert [h.title for h in r.search("天气", 3, "dense", Filters(source="reuters"))] == ["台风登陆广东"]
+    assert r.search("天气", 3, "dense", Filters(source="人民日报")) == []
+    assert {h.title for h in r.search("天气", 3, "dense", Filters(since="2024-01-01"))} == \
+        {"台风登陆广东", "联合国气候大会"}
+    assert [h.title for h in r.search("天气", 3, "dense", Filters(until="2023-12-31"))] == ["北京天气"]
+    article = r.store.articles[hits[0].article_id]
+    assert article["title"] == "台风登陆广东" and article["paths"] == ["typhoon.md"]
+    assert r.store.generation() == store.current(settings)
+
+
+def test_keyword_and_hybrid(built):
+    settings, _ = built
+    r = _retriever(settings)
+    if settings.store.startswith("http") and not r.store.manifest.get("bm25", True):
+        with pytest.raises(IndexError_, match=r"2\.5"):
+            r.search("台风", 3, "keyword")
+        with pytest.raises(IndexError_, match="--mode dense"):
+            r.search("台风", 3, "hybrid")
+        return
+    for mode in ("keyword", "hybrid"):
+        hits = r.search("台风登陆", 3, mode)
+        assert hits[0].title == "台风登陆广东", mode
+    kw = r.search("台风登陆", 3, "keyword")
+    assert kw[0].keyword_score > 0  # positive, on the local store's scale (Lite's come back negated)
+    assert [h.title for h in r.search("气候", 3, "keyword", Filters(source="BBC"))] == []
+    assert r.store.coverage(["台风", "zzzqqq"]) == 0.5
+    assert set(r.store.idf(["台风", "zzzqqq"])) == {"台风"}
+    # traditional characters and full-width letters are folded on both sides
+    assert r.search("颱風登陸", 1, "keyword")[0].title == "台风登陆广东"
+
+
+def test_incremental_build(built, write_article):
+    settings, _ = built
+    before = store.current(settings)
+    again = build(settings)
+    assert again.unchanged and store.current(settings) == before
+    write_article(settings.seeds, "typhoon.md", "台风登陆福建", ["强台风今天在福建厦门登陆，航班取消。"],
+                  source="Reuters 路透", date="2024-08-02")
+    (settings.seeds / "beijing.md").unlink()
+    report = build(settings)
+    assert (report.articles, report.chunks, report.embedded) == (2, 2, 1)
+    assert store.current(settings) != before
+    r = _retriever(settings)
+    assert len(r) == 2
+    titles = [h.title for h in r.search("台风 北京 天气", 5, "dense")]
+    assert sorted(titles) == ["台风登陆福建", "联合国气候大会"]  # the old typhoon and Beijing rows are gone
+    assert "厦门" in r.search("厦门台风", 1, "dense")[0].text
+
+
+def test_other_model_is_refused(built):
+    settings, _ = built
+    with pytest.raises(IndexError_, match="was built with model 'hash'"):
+        Retriever(store.load(settings), load_embedder("hash-64"))
+
+
+# ---- bad input: one line naming the store and the fix ----
+
+def test_unknown_store_spec(hash_settings, tmp_path):
+    with pytest.raises(InputError, match=r"\.db"):
+        store.load(hash_settings(tmp_path, tmp_path / "i", store="mysql://x"))
+
+
+def test_unreachable_server(hash_settings, tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    t = time.monotonic()
+    with pytest.raises(IndexError_, match="cannot reach Milvus at " + uri):
+        store.load(hash_settings(tmp_path, tmp_path / "i", store=uri))
+    assert time.monotonic() - t < 60  # bounded by the client timeout, not hanging
+
+
+def test_missing_collection(hash_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_MILVUS_COLLECTION", "nothing_here")
+    db = str(tmp_path / "empty.db")
+    try:
+        with pytest.raises(IndexError_, match=r"no newsqa index .* run `qa build --store "):
+            store.load(hash_settings(tmp_path, tmp_path / "i", store=db))
+    finally:
+        from qa.store import milvus
+
+        milvus.forget(db)
+
+
+def test_wrong_token(server_uri, hash_settings, tmp_path, monkeypatch):
+    from qa.store import milvus
+
+    monkeypatch.setenv("QA_MILVUS_TOKEN", "root:wrong-password")
+    milvus.forget(server_uri)
+    try:
+        with pytest.raises(QAError, match="QA_MILVUS_TOKEN"):
+            store.load(hash_settings(tmp_path, tmp_path / "i", store=server_uri))
+    finally:
+        milvus.forget(server_uri)
+
+
+def test_cli_errors_are_one_line_exit_2(run_qa, tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    for args in (["ask", "台风", "--store", uri, "--model", "hash"], ["check", "--store", uri],
+                 ["ask", "台风", "--store", "mysql://x", "--model", "hash"]):
+        r = run_qa(*args, "--seeds", str(tmp_path))
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.count("\n") <= 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_sigkill_during_build_leaves_previous_state(server_uri, tmp_path, write_article, hash_settings,
+                                                    qa_command, clean_env, monkeypatch):
+    """Kill -9 a build while it writes into the real server: readers keep the last published state, and
+    the next build finishes the job."""
+    name = f"kill{os.getpid()}"
+    monkeypatch.setenv("QA_MILVUS_COLLECTION", name)
+    monkeypatch.setenv("QA_MILVUS_TOKEN", ROOT_TOKEN)
+    seeds = tmp_path / "seeds"
+    _articles(seeds, write_article)
+    settings = hash_settings(seeds, tmp_path / "embeddings", store=server_uri, cache=tmp_path / "cache")
+    build(settings)
+    before = store.current(settings)
+    for i in range(1500):  # enough batches that the kill lands while rows are being written
+        write_article(seeds, f"bulk/{i:04d}.md", f"批量文章{i}", [f"第{i}篇 测试段落，内容关于城市{i}的交通和天气。" * 3])
+    env = {**clean_env, "QA_MILVUS_COLLECTION": name, "QA_MILVUS_TOKEN": ROOT_TOKEN}
+    proc = subprocess.Popen([*qa_command, "build", "--store", server_uri, "--seeds", str(seeds), "--model", "hash",
+                             "--quiet"], env={**env, "QA_CACHE": str(tmp_path / "cache")},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from qa.store import milvus
+
+    c = milvus.client(server_uri)
+    manifest = milvus.read_manifest(c, server_uri)
+    passages = manifest["collections"]["passages"]
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            got = c.query(passages, filter=f"gen > {manifest['published']}", output_fields=["count(*)"],
+                          consistency_level="Strong")
+            if got and got[0]["count(*)"] > 0:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the build finished before it could be killed: give it more articles"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert store.current(settings) == before
+    r = _retriever(settings)
+    assert len(r) == 3
+    assert sorted(h.title for h in r.search("城市 交通", 10, "dense")) == ["北京天气", "台风登陆广东", "联合国气候大会"]
+    report = build(settings)
+    assert report.articles == 1503 and store.current(settings) != before
+    r = _retriever(settings)
+    assert len(r) == 1503
+    assert r.search("测试段落 城市 交通", 1, "dense")[0].title.startswith("批量文章")
