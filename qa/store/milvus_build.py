@@ -39,10 +39,10 @@ from ..index import (
     Progress,
     _article_record,
     _chunk_records,
-    _read,
     seed_files,
     settings_identity,
 )
+from ..seedfiles import read_capped
 from ..text import load_userdict
 from . import milvus as mv
 
@@ -158,7 +158,7 @@ def _scan(files: list[Path], seeds: Path, report: BuildReport) -> dict[str, list
     for path in files:
         rel = path.relative_to(seeds).as_posix()
         try:
-            digest = hashlib.sha256(_read(path)).hexdigest()
+            digest = hashlib.sha256(read_capped(path, seeds)).hexdigest()
         except ArticleError as e:
             report.skipped.append((rel, e.reason))
             continue
@@ -285,7 +285,8 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
             continue
         path = settings.seeds / paths[0]
         try:
-            article = parse_article(decode(_read(path), path), Path(paths[0]), digest)
+            raw = read_capped(path, settings.seeds, settings.follow_links)
+            article = parse_article(decode(raw, path), Path(paths[0]), digest)
         except ArticleError as e:
             report.skipped.append((paths[0], e.reason))
             continue
