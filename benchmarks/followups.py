@@ -75,6 +75,14 @@ def run(rows: list[dict], retriever, scorer) -> list[dict]:
     return out
 
 
+def undump(rec: dict) -> dict:
+    """A dumped pair with the two searches rebuilt from their outcomes (all that `choose` reads)."""
+    def search(o: dict) -> conversation.Search:
+        return conversation.Search("", None, [], None, o.get("score"), o["in_scope"])
+
+    return {**rec, "_alone": search(rec["alone"]), "_joined": search(rec["joined"])}
+
+
 def apply(rec: dict, policy: str, join_margin: float, lean_margin: float) -> tuple[bool, dict]:
     if policy == "alone":
         use = False
@@ -145,13 +153,18 @@ def main() -> None:
     ap.add_argument("--cost", action="store_true", help="also time questions by length")
     ap.add_argument("--write", action="store_true", help="write the tables into benchmarks/README.md")
     ap.add_argument("--dump", type=Path, help="write per-pair outcomes here (JSON lines)")
+    ap.add_argument("--from-dump", type=Path, help="apply the rules to a --dump of an earlier run (no searches)")
     args = ap.parse_args()
     rows = [json.loads(x) for x in SET.read_text(encoding="utf-8").splitlines() if x.strip()]
-    embedder = load_embedder(DEFAULT_MODEL)
-    corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
-    retriever, _ = corpus_retriever(corpus, embedder, Settings.load().cache)
-    scorer = SentenceScorer(embedder, sentences=sentence_embedder(embedder))
-    recs = run(rows, retriever, scorer)
+    embedder = retriever = None
+    if args.from_dump:
+        recs = [undump(json.loads(x)) for x in args.from_dump.read_text(encoding="utf-8").splitlines() if x.strip()]
+    else:
+        embedder = load_embedder(DEFAULT_MODEL)
+        corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
+        retriever, _ = corpus_retriever(corpus, embedder, Settings.load().cache)
+        scorer = SentenceScorer(embedder, sentences=sentence_embedder(embedder))
+        recs = run(rows, retriever, scorer)
     jm, lm = tune(recs) if args.tune else (conversation.JOIN_MARGIN, conversation.LEAN_MARGIN)
     if args.dump:
         with open(args.dump, "w", encoding="utf-8") as f:
@@ -181,7 +194,7 @@ def main() -> None:
             "The other rules are shown on test only.\n\n" + "\n".join(lines)
             + f"\n\nBoth searches of a pair (alone + joined, the most a question costs): p50 "
             f"{statistics.median(ms):.0f} ms, p95 {ms[int(0.95 * len(ms))]:.0f} ms.")
-    if args.cost:
+    if args.cost and retriever is not None:
         body += ("\n\n### What one question costs (issue 12.3)\n\nCaps in qa/config.py: question "
                  f"{Settings().max_question_chars} characters, {Settings().max_history_items} earlier questions of "
                  f"{Settings().max_history_chars} characters each; longer input is cut with a notice.\n\n"
