@@ -6,6 +6,8 @@ From xquad-zh and xquad-en2zh (../shared/eval; same passages, Chinese and Englis
              "it"), so asked alone it has lost its subject. Right when answered from the second's passage.
   unrelated  two questions on passages of different Wikipedia articles, the second unchanged. Right when
              the earlier question is not joined to it (and it is still answered from its own passage).
+  off-topic  a follow-up in form ("那" + a cmrc2018 question, whose passage is not in the index) after an xquad-zh
+             question: right when it is not answered (the earlier question must not drag it into scope).
 Each row: {"id", "kind", "lang", "split" (dev: tune the rule / test: report), "history": [q1], "question",
 "original" (the second question before rewriting), "gold_ids"}.
 Run: `python -m benchmarks.followups_make [-n 150]` (deterministic).
@@ -130,10 +132,15 @@ def main() -> None:
                     break
             rows.append({"kind": "unrelated", "lang": lang, "history": [a["question"]], "question": b["question"],
                          "original": b["question"], "gold_ids": b["gold_ids"], "pair": [a["id"], b["id"]]})
+    rng = random.Random("followups-off-topic")
+    cmrc = read(EVAL / "cmrc2018-trial" / "queries.jsonl")
+    for a, b in zip(rng.sample(sets["zh"], args.n // 3 * 2), rng.sample(cmrc, args.n // 3 * 2)):
+        rows.append({"kind": "off-topic", "lang": "zh", "history": [a["question"]], "question": "那" + b["question"],
+                     "original": b["question"], "gold_ids": [], "pair": [a["id"], b["id"]]})
     with open(OUT, "w", encoding="utf-8") as f:
         for n, r in enumerate(rows):
             # split by the second question's passage: no passage is in both halves
-            split = "dev" if zlib.crc32(r["gold_ids"][0].encode()) % 2 == 0 else "test"
+            split = "dev" if zlib.crc32((r["gold_ids"] or r["pair"])[0].encode()) % 2 == 0 else "test"
             f.write(json.dumps({"id": f"fu-{n:04d}", **r, "split": split}, ensure_ascii=False) + "\n")
     kinds = {(r["kind"], r["lang"]) for r in rows}
     print(f"{len(rows)} pairs written to {OUT}: " + ", ".join(

@@ -3,12 +3,15 @@
 The context is the previous question (and the one before it when the previous leaned on it in turn). The
 joined search is kept only when the signals say it helps (benchmarks/followups.py measures the rule on a
 follow-up set built from the eval sets, `benchmarks/followups.jsonl`):
-  - the question alone is out of scope and the joined search is in scope, and the question's own words are
-    found in the joined search's passages (so an off-topic follow-up "那特朗普的关税政策呢？" still abstains); or
+  - the question alone is out of scope, the joined search is in scope, the question leans on what came before
+    (a pronoun or an opener such as "那", "它", "and what about"), and the question alone still relates to the
+    joined search's top passage: its cosine to it minus its best cosine to the off-topic background is above
+    OWN_FLOOR (so an off-topic follow-up "那特朗普的关税政策呢？" still abstains); or
   - both are in scope and the joined search is clearly more relevant: its in-scope score (qa/evidence.py's
-    rule) beats the question's own by JOIN_MARGIN, or by LEAN_MARGIN when the question leans on what came
-    before (a pronoun or an opener such as "那", "它", "and what about": a prior, not the rule).
-Cost: at most one extra search (two query vectors, each computed once and reused by the signals).
+    rule) beats the question's own by JOIN_MARGIN, or by LEAN_MARGIN when the question leans.
+The wording is a prior, never enough alone: a leaning question is joined only when the signals agree.
+Cost: at most one extra search (two query vectors, each computed once and reused by the signals; the top
+passage's vector is read back from the index, not embedded).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from .search import Filters, Hit, Retriever
 from .text import query_tokens
 
 # Fitted on the dev half of benchmarks/followups.jsonl (benchmarks/followups.py; numbers in benchmarks/README.md).
-JOIN_MARGIN = 1.5
-LEAN_MARGIN = -1.0
+JOIN_MARGIN = 8.0
+LEAN_MARGIN = 1.0
+OWN_FLOOR = -0.1
 CONTEXT_CHARS = 300  # at most this much earlier text joins the question (the newest end of it)
 
 _LEANS = {
@@ -94,13 +98,18 @@ def run_search(retriever: Retriever, scorer: SentenceScorer | None, query: str, 
     return Search(query, qvec, hits, sig, score, in_scope(sig, language, mode))
 
 
+def own_relevance(retriever: Retriever, scorer: SentenceScorer | None, alone: Search, joined: Search) -> float | None:
+    """How much the question alone relates to the joined search's top passage: its cosine to that passage
+    minus its best cosine to the off-topic background (the evidence margin's units). None without vectors."""
+    if alone.vector is None or scorer is None or not joined.hits:
+        return None
+    passage = retriever.index.faiss_index.reconstruct(int(joined.hits[0].row))
+    return float(passage @ alone.vector) - scorer.background_max(alone.vector)
+
+
 def _own_words_found(retriever: Retriever, question: str, hits: list[Hit]) -> bool:
-    """The question's own words occur in the passages found (Chinese keyword overlap); a question in another
-    language than the articles has no keyword side, so this cannot veto it."""
+    """Keyword mode (no vectors): the question's own words occur in the passages found."""
     idf = retriever.index.keywords.idf(query_tokens(question))
-    toks = [t for t in query_tokens(question) if len(t) > 1 or not t.isascii()]
-    if not toks or not any(re.search(r"[\u3400-\u9fff]", t) for t in toks):
-        return True
     own = max((keyword_overlap(question, h.text, idf) for h in hits[:3]), default=0.0)
     return own >= KEYWORD_SUPPORT / 2
 
@@ -111,15 +120,18 @@ def _relevance(s: Search) -> float:
     return s.signals.support if s.signals is not None else 0.0
 
 
-def choose(alone: Search, joined: Search, leaning: bool, own_words: bool, mode: str,
-           join_margin: float = JOIN_MARGIN, lean_margin: float = LEAN_MARGIN) -> tuple[bool, str]:
-    """The rule of the module docstring on two finished searches: (use the joined search?, why)."""
+def choose(alone: Search, joined: Search, leaning: bool, own: float | bool | None, mode: str,
+           join_margin: float = JOIN_MARGIN, lean_margin: float = LEAN_MARGIN,
+           own_floor: float = OWN_FLOOR) -> tuple[bool, str]:
+    """The rule of the module docstring on two finished searches: (use the joined search?, why).
+    `own`: `own_relevance` (a number), or in keyword mode whether the question's own words were found."""
     if not joined.in_scope:
         return False, "joined out of scope"
     if not alone.in_scope:
-        if own_words:
-            return True, "alone out of scope, joined in scope"
-        return False, "question's own words not in the joined passages"
+        own_ok = own if isinstance(own, bool) else (own is not None and own > own_floor)
+        if leaning and own_ok:
+            return True, "alone out of scope, joined in scope, the question leans on the context"
+        return False, "alone out of scope, and the question does not lean on the context or is unrelated to it"
     margin = lean_margin if leaning else join_margin
     if mode == "keyword":
         margin = 0.1 if leaning else 0.3  # support is a 0..1 share of the question's words
@@ -136,6 +148,9 @@ def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, l
     if not context or context == question:
         return Decision(alone, False, alone, None, "no history")
     joined = run_search(retriever, scorer, f"{context} {question}", language, k, mode, filters)
-    own = joined.in_scope and not alone.in_scope and _own_words_found(retriever, question, joined.hits)
+    own: float | bool | None = None
+    if joined.in_scope and not alone.in_scope:
+        own = (_own_words_found(retriever, question, joined.hits) if mode == "keyword"
+               else own_relevance(retriever, scorer, alone, joined))
     use, reason = choose(alone, joined, leans(question, language), own, mode)
     return Decision(joined if use else alone, use, alone, joined, reason)
