@@ -1,8 +1,9 @@
 """Question (+ history) -> Answer: the articles' own sentences with [n] markers, or an honest "not found".
 
 No generative model: the answer is 1-3 evidence sentences quoted from the top passages, each
-followed by the marker of the passage it comes from. Follow-up questions borrow the previous
-question's words for the search, and the reply says what was searched.
+followed by the marker of the passage it comes from. Whether a follow-up is searched with the earlier
+question is decided in qa/conversation.py; the reply then says what was searched. The reply's own words
+follow the question's language (qa/replies.py).
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from .config import Settings
+from .conversation import decide
 from .embedding import load_embedder, sentence_embedder
-from .evidence import KEYWORD_SUPPORT, Sentence, SentenceScorer, in_scope, keyword_overlap, select, signals
-from .replies import phrase
+from .evidence import Sentence, SentenceScorer, select
+from .replies import language_of, phrase, preload
 from .search import Filters, Hit, Retriever
-from .text import is_chinese, query_tokens
+from .text import query_tokens
 
-_FOLLOWUP_ZH = re.compile(r"^(那|那么|还有|另外|而且|并且|然后)|它|他们|她们|它们|这个|那个|这些|那些|该|其|此|呢[？?]?$")
-_FOLLOWUP_EN = re.compile(r"^(and|what about|how about|also|then|so)\b|\b(it|its|they|them|their|this|that|these|those|he|she|his|her)\b", re.I)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -59,28 +59,31 @@ class Answer:
                 "evidence": [{"citation": s.hit_index + 1, "chunk_id": self.hits[s.hit_index].chunk_id,
                               "text": s.text, "start": s.start, "end": s.end} for s in self.evidence],
                 "language": self.language, "relevance": None if self.relevance is None else round(self.relevance, 4),
-                "notice": self.notice}
+                "notice": self.notice, "context_used": self.context_used}
 
 
-def clean_question(question: str, limit: int) -> tuple[str, str | None]:
-    """Strip control characters and outer space; cut an over-long question with a notice."""
-    q = _CONTROL.sub(" ", unicodedata.normalize("NFC", question or "")).strip()
-    if len(q) > limit:
-        return q[:limit], f"The question was cut to its first {limit} characters."
-    return q, None
+def clean_question(question: str, limit: int) -> tuple[str, bool]:
+    """NFC; control characters become spaces; format characters (Unicode Cf: zero-width spaces and joiners,
+    BOMs, bidi overrides) are removed, as they only hide words from the search; outer space stripped; then cut
+    to `limit` characters. Returns the text and whether it was cut."""
+    raw = question if isinstance(question, str) else ""
+    q = unicodedata.normalize("NFC", raw[: limit * 2 + 64])  # bounded work however long the input
+    q = _CONTROL.sub(" ", q)
+    q = "".join(c for c in q if unicodedata.category(c) != "Cf").strip()
+    if len(q) > limit or len(raw) > limit * 2 + 64:
+        return q[:limit].strip(), True
+    return q, False
 
 
-def searched_for(question: str, history: list[str]) -> str:
-    """The text to search: the question, plus the previous question when this one leans on it."""
-    if not history:
-        return question
-    prev = history[-1]
-    zh = is_chinese(question)
-    short = len(question) <= (12 if zh else 40)
-    leans = bool(_FOLLOWUP_ZH.search(question) if zh else _FOLLOWUP_EN.search(question))
-    if leans or (short and len(query_tokens(question)) <= 3):
-        return f"{prev} {question}"
-    return question
+def clean_history(history: list[str] | None, items: int, limit: int) -> tuple[list[str], bool]:
+    """The last `items` non-empty earlier questions, each cleaned and cut to `limit`; and whether any was
+    dropped or cut (the search only ever uses the last one or two, but each costs cleaning)."""
+    history = list(history or [])
+    raw = [h for h in history[-(items * 2):] if isinstance(h, str)]  # a cheap bound before cleaning
+    cleaned = [clean_question(h, limit) for h in raw]
+    kept = [q for q, _ in cleaned if q]
+    cut = len(history) > items * 2 or any(c for _, c in cleaned) or len(kept) > items
+    return kept[-items:], cut
 
 
 @dataclass
@@ -109,6 +112,7 @@ class Asker:
         """Do once what the first question would otherwise wait for: jieba's dictionary, OpenCC,
         the background vectors, a query embedding and evidence scoring; and map the index's pages in."""
         self.retriever.prefault()
+        preload()
         self.ask("联合国新闻 news")
 
     def refresh(self) -> bool:
@@ -128,44 +132,25 @@ class Asker:
 
     def ask(self, question: str, history: list[str] | None = None, k: int | None = None,
             mode: str | None = None, filters: Filters | None = None) -> Answer:
-        q, notice = clean_question(question, self.settings.max_question_chars)
-        lang = "zh" if is_chinese(q) or not q else "en"
+        st = self.settings
+        q, cut = clean_question(question, st.max_question_chars)
+        lang = language_of(q)
+        notices = [phrase("question_cut", lang, limit=st.max_question_chars)] if cut else []
+        earlier, history_cut = clean_history(history, st.max_history_items, st.max_history_chars)
+        if history_cut:
+            notices.append(phrase("history_cut", lang, count=st.max_history_items, limit=st.max_history_chars))
+        notice = " ".join(notices) or None
         if not q or not query_tokens(q) and not re.search(r"\w", q):
-            return Answer(q, "", [], [], True, lang, None, notice)
-        query = searched_for(q, [clean_question(h, self.settings.max_question_chars)[0] for h in history or []])
-        retriever = self.retriever
-        mode = mode or self.settings.mode
-        qvec = retriever.embed_query(query) if mode != "keyword" else None
-        stats: dict = {}
-        hits = retriever.search(query, k or self.settings.k, mode, filters, query_vector=qvec, stats=stats)
-        if not hits:
-            return Answer(q, query, [], [], True, lang, None, notice, context_used=query != q)
-        idf = retriever.index.keywords.idf(query_tokens(query))
-        sig = signals(query, qvec, hits, self.scorer if qvec is not None else None, idf, retriever.index,
-                      dense_top=stats.get("dense_top"))
-        relevance = sig.margin
-        ok = in_scope(sig, lang, mode)
-        if not ok and query != q:
-            ok = self._follow_up_in_scope(q, query[:len(query) - len(q)].strip(), hits, mode, filters)
-        if not ok:
-            return Answer(q, query, hits, [], True, lang, relevance, notice, context_used=query != q)
-        top = hits[:3]
-        evidence = select(query, qvec, [h.text for h in top], self.scorer if qvec is not None else None, idf)
-        return Answer(q, query, hits, evidence, not evidence, lang, relevance, notice, context_used=query != q)
-
-    def _follow_up_in_scope(self, question: str, previous: str, hits: list[Hit], mode: str,
-                            filters: Filters | None) -> bool:
-        """A follow-up's joined query has a diluted margin ("那它是哪天通过的？" drags it down). It is in scope
-        when the previous question was, and the follow-up's own words occur in the passages found (so
-        "那特朗普的关税政策呢？" after an in-scope question still abstains)."""
-        idf = self.retriever.index.keywords.idf(query_tokens(question))
-        own = max((keyword_overlap(question, h.text, idf) for h in hits[:3]), default=0.0)
-        if own < KEYWORD_SUPPORT / 2:
-            return False
-        qvec = self.retriever.embed_query(previous) if mode != "keyword" else None
-        stats: dict = {}
-        prev_hits = self.retriever.search(previous, len(hits), mode, filters, query_vector=qvec, stats=stats)
-        pidf = self.retriever.index.keywords.idf(query_tokens(previous))
-        sig = signals(previous, qvec, prev_hits, self.scorer if qvec is not None else None, pidf,
-                      self.retriever.index, dense_top=stats.get("dense_top"))
-        return in_scope(sig, "zh" if is_chinese(previous) else "en", mode)
+            return Answer(q, q, [], [], True, lang, None, notice)
+        mode = mode or st.mode
+        decision = decide(self.retriever, self.scorer, q, lang, earlier, k or st.k, mode, filters)
+        chosen, used = decision.chosen, decision.context_used
+        shown = chosen.query if used else q
+        relevance = chosen.signals.margin if chosen.signals is not None else None
+        if not chosen.hits or not chosen.in_scope:
+            return Answer(q, shown, chosen.hits, [], True, lang, relevance, notice, context_used=used)
+        idf = self.retriever.index.keywords.idf(query_tokens(chosen.query))
+        qvec = chosen.vector
+        evidence = select(chosen.query, qvec, [h.text for h in chosen.hits[:3]],
+                          self.scorer if qvec is not None else None, idf)
+        return Answer(q, shown, chosen.hits, evidence, not evidence, lang, relevance, notice, context_used=used)

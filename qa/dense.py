@@ -26,6 +26,9 @@ KINDS = ("flat", "hnsw", "hnsw-sq8")
 
 
 def _faiss():
+    import logging
+
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its "Could not load library …" tries are noise
     import faiss
 
     return faiss

@@ -110,7 +110,7 @@ def test_strict_build_fails_on_a_skipped_file(tmp_path, write_article, run_qa):
     lenient = run_qa(*args)
     assert lenient.returncode == 0
     assert "skipped bad.md: looks like a binary file" in lenient.stderr
-    assert "1 articles read, 1 skipped" in lenient.stdout
+    assert "1 article read, 1 skipped" in lenient.stdout
     strict = run_qa(*args, "--strict")
     assert strict.returncode == 1 and "Traceback" not in strict.stderr
 
@@ -166,7 +166,7 @@ def test_check_fresh_then_stale(tmp_path, write_article, run_qa):
     assert run_qa("build", *args).returncode == 0
     fresh = run_qa("check", *args)
     assert fresh.returncode == 0, fresh.stderr
-    assert f"index {index} is up to date: 1 articles, 1 passages, model hash" in fresh.stdout
+    assert f"index {index} is up to date: 1 article, 1 passage, model hash" in fresh.stdout
     write_article(seeds, "b.md", "B", ["A second article, this one about the ferry and its new timetable."])
     stale = run_qa("check", *args)
     assert stale.returncode == 1
@@ -178,3 +178,114 @@ def test_check_fresh_then_stale(tmp_path, write_article, run_qa):
     assert run_qa("check", *args).returncode == 0
     again = run_qa("build", *args)
     assert "0 embedded, 2 reused" in again.stdout and "unchanged" in again.stdout
+
+
+# --- the terminal: help, history, chat, pipes, untrusted text --------------------------------------------------
+
+def test_help_shows_the_real_defaults(run_qa):
+    from qa.config import DEFAULT_MODEL, Settings
+
+    d = Settings()
+    out = " ".join(run_qa("ask", "--help").stdout.split())  # argparse wraps lines
+    for text in (f"default {DEFAULT_MODEL}", f"default {d.k})", f"default {d.mode})", "--history PREV"):
+        assert text in out, text
+    assert "default e5-small;" not in out
+    assert f"default {d.port})" in " ".join(run_qa("serve", "--help").stdout.split())
+    assert "chat" in run_qa("--help").stdout
+
+
+def test_ask_with_history(built, run_qa):
+    plain = ask_json(run_qa, built, "When did it reopen?")
+    assert plain["context_used"] is False and plain["searched_for"] == "When did it reopen?"
+    out = ask_json(run_qa, built, "When did it reopen?", "--history", "Tell me about the ferry timetable",
+                   "--history", "What happened to the Harbour Bridge?")
+    assert out["question"] == "When did it reopen?"
+    # "Searched for" is the question itself exactly when no context was used
+    assert (out["searched_for"] == out["question"]) is (out["context_used"] is False)
+    if out["context_used"]:
+        assert out["searched_for"].startswith("What happened to the Harbour Bridge?")
+
+
+def test_plain_answer_prints_an_articles_url_once(built, run_qa):
+    seeds, index = built
+    proc = run_qa("ask", "harbour bridge ferry", "-k", "6", "--seeds", seeds, "--index", index, "--model", "hash")
+    assert proc.returncode == 0, proc.stderr
+    for name in ARTICLES:
+        assert proc.stdout.count(f"https://example.com/{name}") == 1, (name, proc.stdout)
+    assert re.search(r"^\[6\] ", proc.stdout, re.M)
+
+
+def test_chat_reads_questions_until_end_of_input(built, run_qa, qa_command, clean_env):
+    import subprocess
+
+    seeds, index = built
+    proc = subprocess.run([*qa_command, "chat", "--seeds", str(seeds), "--index", str(index), "--model", "hash",
+                           "-k", "2"], input="steel cables on the bridge deck\n\n/new\nferry tickets\n",
+                          capture_output=True, text=True, env=clean_env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.count("[1] ") == 2 and proc.stdout.count("[2] ") == 2
+    assert "(new conversation)" in proc.stdout
+    assert proc.stdout.index("Harbour Bridge Reopens") < proc.stdout.index("Ferry Timetable Changes")
+
+
+def test_closed_pipe_ends_quietly(built, qa_command, clean_env, tmp_path):
+    import shlex
+    import subprocess
+
+    seeds, index = built
+    questions = tmp_path / "questions.txt"
+    questions.write_text("harbour bridge ferry\n" * 300, encoding="utf-8")
+    cmd = " ".join(shlex.quote(str(x)) for x in [*qa_command, "chat", "--seeds", seeds, "--index", index,
+                                                   "--model", "hash", "-k", "6"])
+    proc = subprocess.run(["bash", "-c", f"{cmd} < {shlex.quote(str(questions))} 2>{tmp_path / 'err'} | head -n 1"],
+                          capture_output=True, text=True, env=clean_env, timeout=300)
+    assert proc.stdout.count("\n") == 1
+    err = (tmp_path / "err").read_text()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_terminal_output_escapes_control_characters(tmp_path, write_article, run_qa):
+    # a file holding ESC reads as binary; C1 controls (0x9b is CSI on its own) and bidi overrides pass as text,
+    # and a file name can hold anything
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    write_article(seeds, "evil.md", "Title \u202e here", ["Screen \x9b2J cleared and \u202etxt.exe"
+                                                       " reversed in this harbour story paragraph."],
+                  source="Evil \u2066 Daily", url="https://example.com/evil")
+    (seeds / "news\x1b]0;pwned\x07.md").write_text("A harbour story without front matter, told twice over here.\n",
+                                                     encoding="utf-8")
+    (seeds / "bad\x1b[31mname.md").write_bytes(b"\x00\x01\x02 binary")
+    build = run_qa("build", "--seeds", seeds, "--index", index, "--model", "hash")
+    assert build.returncode == 0, build.stderr
+    assert "bad\\x1b[31mname.md" in build.stderr and "\x1b" not in build.stderr
+    assert "2 articles read" in build.stdout
+    ask = run_qa("ask", "harbour story", "--seeds", seeds, "--index", index, "--model", "hash")
+    assert ask.returncode == 0, ask.stderr
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in ask.stdout, repr(raw)
+    assert "\\u202e" in ask.stdout and "\\x9b" in ask.stdout
+    data = run_qa("ask", "harbour story", "--json", "--seeds", seeds, "--index", index, "--model", "hash").stdout
+    assert not any(c in data for c in "\x1b\x07\x9b\u202e")
+    assert json.loads(data)["results"]
+
+
+def test_check_says_one_article(tmp_path, write_article, run_qa):
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    write_article(seeds, "one.md", "One", ["A single short article about the harbour ferry and its timetable."])
+    build = run_qa("build", "--seeds", seeds, "--index", index, "--model", "hash")
+    assert "1 article read" in build.stdout and "1 passage:" in build.stdout, build.stdout
+    check = run_qa("check", "--seeds", seeds, "--index", index, "--model", "hash")
+    assert "1 article, 1 passage, " in check.stdout, check.stdout
+
+
+def test_no_loader_noise_at_start(clean_env):
+    # the page configures logging at INFO (app.py) before FAISS loads: faiss's loader then logged nine
+    # "Could not load library with AVX512 support … ModuleNotFoundError" lines at every start
+    import subprocess
+    import sys
+
+    code = ("import logging; logging.basicConfig(level=logging.INFO); from qa import dense; import numpy as np; "
+            "dense.search(dense.build(np.ones((2, 4), np.float32)), np.ones(4, np.float32), 1)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Could not load library" not in proc.stderr and "faiss.loader" not in proc.stderr, proc.stderr

@@ -1,0 +1,156 @@
+"""Follow-ups decided, not guessed: search a question alone and, when there is history, with its context.
+
+The context is the previous question (and the one before it when the previous leaned on it in turn). The
+joined search is kept only when the signals say it helps (benchmarks/followups.py measures the rule on a
+follow-up set built from the eval sets, `benchmarks/followups.jsonl`):
+  - the question alone is out of scope, the joined search is in scope, the question leans on what came before
+    (a pronoun or an opener such as "那", "它", "and what about"), and the question alone still relates to the
+    joined search's top passage: its cosine to it minus its best cosine to the off-topic background is above
+    OWN_FLOOR (so an off-topic follow-up "那特朗普的关税政策呢？" still abstains); or
+  - both are in scope and the joined search is clearly more relevant: its in-scope score (qa/evidence.py's
+    rule) beats the question's own by JOIN_MARGIN, or by LEAN_MARGIN when the question leans.
+The wording is a prior, never enough alone: a leaning question is joined only when the signals agree.
+Cost: at most one extra search (two query vectors, each computed once and reused by the signals; the top
+passage's vector is read back from the index, not embedded).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .evidence import KEYWORD_SUPPORT, SentenceScorer, Signals, in_scope, keyword_overlap, signals
+from .search import Filters, Hit, Retriever
+from .text import query_tokens
+
+# Fitted on the dev half of benchmarks/followups.jsonl (benchmarks/followups.py; numbers in benchmarks/README.md).
+JOIN_MARGIN = 8.0
+LEAN_MARGIN = 1.0
+OWN_FLOOR = -0.1
+CONTEXT_CHARS = 300  # at most this much earlier text joins the question (the newest end of it)
+
+_LEANS = {
+    "zh": re.compile(r"^(那|那么|还有|另外|而且|并且|然后|此外)|它|他们|她们|它们|这个|那个|这些|那些|该|其|此|呢[？?]?$"),
+    "ja": re.compile(r"^(では|じゃあ|それで|それから|また)|それ|これ|あれ|その|この|彼|彼女"),
+    "ko": re.compile(r"^(그럼|그러면|그리고|또)|그것|이것|그들|그녀|그의"),
+    "en": re.compile(r"^(and|what about|how about|also|then|so)\b|\b(it|its|they|them|their|this|that|these|those|"
+                     r"he|she|his|her)\b", re.I),
+    "fr": re.compile(r"^(et|alors|puis|aussi)\b|\b(il|elle|ils|elles|le|la|les|lui|leur|ce|cela|ça)\b", re.I),
+    "de": re.compile(r"^(und|dann|also|auch)\b|\b(es|er|sie|ihm|ihr|ihn|dies|diese|dieser|das)\b", re.I),
+    "es": re.compile(r"^(y|entonces|también)\b|\b(él|ella|ellos|ellas|lo|la|los|las|le|les|eso|esto)\b", re.I),
+    "pt": re.compile(r"^(e|então|também)\b|\b(ele|ela|eles|elas|o|a|os|as|isso|isto|dele|dela)\b", re.I),
+    "ru": re.compile(r"^(а|и|тогда|также)\b|\b(он|она|оно|они|его|её|их|это|этот|эта)\b", re.I),
+    "ar": re.compile(r"^(و|ثم|إذن)|(هو|هي|هم|ذلك|هذا|هذه)"),
+}
+
+
+def leans(question: str, language: str) -> bool:
+    """A prior only: the question's wording suggests it refers to what came before."""
+    pattern = _LEANS.get(language, _LEANS["en"])
+    return bool(pattern.search(question))
+
+
+def context_of(history: list[str], language: str) -> str:
+    """The earlier text a follow-up is searched with: the previous question, and the one before it when
+    the previous one leaned on it too (a chain "A? 那它…? 那它的…?"), newest CONTEXT_CHARS characters."""
+    if not history:
+        return ""
+    parts = [history[-1]]
+    if len(history) > 1 and leans(history[-1], language):
+        parts.insert(0, history[-2])
+    return " ".join(parts)[-CONTEXT_CHARS:].strip()
+
+
+@dataclass(frozen=True)
+class Search:
+    """One search and its relevance signals."""
+
+    query: str
+    vector: np.ndarray | None
+    hits: list[Hit]
+    signals: Signals | None  # None when nothing was found
+    score: float | None  # the in-scope rule's value (None: keyword mode or nothing found)
+    in_scope: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    chosen: Search
+    context_used: bool
+    alone: Search
+    joined: Search | None
+    reason: str  # why, in a few words (benchmarks and debugging)
+
+
+def run_search(retriever: Retriever, scorer: SentenceScorer | None, query: str, language: str, k: int, mode: str,
+               filters: Filters | None) -> Search:
+    qvec = retriever.embed_query(query) if mode != "keyword" else None
+    stats: dict = {}
+    hits = retriever.search(query, k, mode, filters, query_vector=qvec, stats=stats)
+    if not hits:
+        return Search(query, qvec, [], None, None, False)
+    idf = retriever.index.keywords.idf(query_tokens(query))
+    sig = signals(query, qvec, hits, scorer if qvec is not None else None, idf, retriever.index,
+                  dense_top=stats.get("dense_top"))
+    score = None if mode == "keyword" else sig.score(language)
+    return Search(query, qvec, hits, sig, score, in_scope(sig, language, mode))
+
+
+def own_relevance(retriever: Retriever, scorer: SentenceScorer | None, alone: Search, joined: Search) -> float | None:
+    """How much the question alone relates to the joined search's top passage: its cosine to that passage
+    minus its best cosine to the off-topic background (the evidence margin's units). None without vectors."""
+    if alone.vector is None or scorer is None or not joined.hits:
+        return None
+    passage = retriever.index.faiss_index.reconstruct(int(joined.hits[0].row))
+    return float(passage @ alone.vector) - scorer.background_max(alone.vector)
+
+
+def _own_words_found(retriever: Retriever, question: str, hits: list[Hit]) -> bool:
+    """Keyword mode (no vectors): the question's own words occur in the passages found."""
+    idf = retriever.index.keywords.idf(query_tokens(question))
+    own = max((keyword_overlap(question, h.text, idf) for h in hits[:3]), default=0.0)
+    return own >= KEYWORD_SUPPORT / 2
+
+
+def _relevance(s: Search) -> float:
+    if s.score is not None:
+        return s.score
+    return s.signals.support if s.signals is not None else 0.0
+
+
+def choose(alone: Search, joined: Search, leaning: bool, own: float | bool | None, mode: str,
+           join_margin: float = JOIN_MARGIN, lean_margin: float = LEAN_MARGIN,
+           own_floor: float = OWN_FLOOR) -> tuple[bool, str]:
+    """The rule of the module docstring on two finished searches: (use the joined search?, why).
+    `own`: `own_relevance` (a number), or in keyword mode whether the question's own words were found."""
+    if not joined.in_scope:
+        return False, "joined out of scope"
+    if not alone.in_scope:
+        own_ok = own if isinstance(own, bool) else (own is not None and own > own_floor)
+        if leaning and own_ok:
+            return True, "alone out of scope, joined in scope, the question leans on the context"
+        return False, "alone out of scope, and the question does not lean on the context or is unrelated to it"
+    margin = lean_margin if leaning else join_margin
+    if mode == "keyword":
+        margin = 0.1 if leaning else 0.3  # support is a 0..1 share of the question's words
+    if _relevance(joined) - _relevance(alone) > margin:
+        return True, "joined clearly more relevant"
+    return False, "alone in scope"
+
+
+def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, language: str, history: list[str],
+           k: int, mode: str, filters: Filters | None = None) -> Decision:
+    """Search the question alone and, with history, joined to its context; keep what the signals favour."""
+    alone = run_search(retriever, scorer, question, language, k, mode, filters)
+    context = context_of(history, language)
+    if not context or context == question:
+        return Decision(alone, False, alone, None, "no history")
+    joined = run_search(retriever, scorer, f"{context} {question}", language, k, mode, filters)
+    own: float | bool | None = None
+    if joined.in_scope and not alone.in_scope:
+        own = (_own_words_found(retriever, question, joined.hits) if mode == "keyword"
+               else own_relevance(retriever, scorer, alone, joined))
+    use, reason = choose(alone, joined, leans(question, language), own, mode)
+    return Decision(joined if use else alone, use, alone, joined, reason)
