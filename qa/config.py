@@ -39,6 +39,7 @@ class Settings:
     max_chunk_chars: int = 400
     min_chunk_chars: int = 40
     max_question_chars: int = 2000
+    max_request_bytes: int = 1_000_000  # the page's server answers 413 above this (qa/limits.py)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
