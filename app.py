@@ -18,7 +18,7 @@ import yaml  # noqa: E402
 
 from qa import Asker, Filters, QAError, Settings  # noqa: E402
 from qa.errors import InputError  # noqa: E402
-from qa.limits import BodyLimit  # noqa: E402
+from qa.limits import BodyLimit, CallArguments  # noqa: E402
 from qa.render import cards_html, esc, inline, md_text, panel_html, reply_html  # noqa: E402
 
 log = logging.getLogger("newsqa.app")
@@ -29,6 +29,7 @@ MAX_HISTORY = 10  # earlier questions the page sends with a question
 FALLBACK_EXAMPLES = ["这些文章主要讲了什么？", "What are these articles about?"]
 EMPTY_PANEL = '<div class="qa-empty">Citations appear here. 引用将显示在这里。</div>'
 MODES = [("Both · 两者", "hybrid"), ("Meaning · 语义", "dense"), ("Exact words · 字词", "keyword")]
+ASK_ARGUMENTS = {"question": "", "history": [], "k": 5, "mode": "hybrid", "source": "", "since": "", "until": ""}
 MAX_K = 50  # /ask accepts k in 1..MAX_K, like `qa ask -k`
 QUEUE_SIZE = 24  # requests waiting for a worker; beyond it the page says "busy, try again"
 WORKERS = 16  # requests handled at once; long ones share one lane (see Lanes)
@@ -149,6 +150,18 @@ class Page:
         cost = len(question) + sum(len(h) for h in history)
         return self.lanes.run(cost, lambda: self.asker.ask(question, history, int(k), mode, filters))
 
+    def api(self, question, history, k, mode, source, since, until) -> dict:
+        """/ask: the answer's JSON, or the same keys with `error` set to a sentence naming the fix."""
+        try:
+            return self.answer(*api_arguments(question, history, k, mode, source, since, until)).as_json()
+        except QAError as e:
+            error = str(e)
+        except Exception:  # noqa: BLE001 - the caller gets a sentence, the log keeps the traceback
+            log.error("/ask %r failed:\n%s", question, traceback.format_exc())
+            error = "answering failed on the server: its log has the details"
+        return {"question": question if isinstance(question, str) else "", "results": [], "answer": "",
+                "abstained": True, "searched_for": "", "evidence": [], "error": error}
+
     def respond(self, question, chat, questions, earlier, k, mode, source, since, until):
         if not (question or "").strip():  # an empty question changes nothing
             return (gr.skip(),) * 6
@@ -186,16 +199,7 @@ def build_page(settings: Settings) -> gr.Blocks:
             source: str = "", since: str = "", until: str = "") -> dict:
         """Answer a question from the articles: the `qa ask --json` object plus answer, abstained,
         searched_for and evidence. `history` is the list of earlier questions, oldest first; k is 1..50."""
-        try:
-            args = api_arguments(question, history, k, mode, source, since, until)
-            return page.answer(*args).as_json()
-        except QAError as e:
-            error = str(e)
-        except Exception:  # noqa: BLE001 - the caller gets a sentence, the log keeps the traceback
-            log.error("/ask %r failed:\n%s", question, traceback.format_exc())
-            error = "answering failed on the server: its log has the details"
-        return {"question": question if isinstance(question, str) else "", "results": [], "answer": "",
-                "abstained": True, "searched_for": "", "evidence": [], "error": error}
+        return page.api(question, history, k, mode, source, since, until)
 
     with gr.Blocks(title="newsqa") as demo:
         gr.HTML('<div class="qa-header"><h1>newsqa</h1><span>Ask the news articles · 向新闻提问</span></div>')
@@ -252,7 +256,10 @@ def serve(settings: Settings) -> int:
         theme=gr.themes.Soft(font=["Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif"],
                              font_mono=["ui-monospace", "monospace"]),
         show_error=False, footer_links=["api"], quiet=False, max_file_size=settings.max_request_bytes,
-        app_kwargs={"middleware": [Middleware(BodyLimit, max_bytes=settings.max_request_bytes)]})
+        app_kwargs={"middleware": [  # outermost first: the size cap comes before anything reads a body
+            Middleware(BodyLimit, max_bytes=settings.max_request_bytes),
+            Middleware(CallArguments, path="/gradio_api/call/ask", names=list(ASK_ARGUMENTS),
+                       defaults=[ASK_ARGUMENTS[n] if n != "k" else settings.k for n in ASK_ARGUMENTS])]})
     return 0
 
 

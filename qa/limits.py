@@ -82,3 +82,60 @@ async def _reply(send: Send, status: int, error: str) -> None:
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+class CallArguments:
+    """ASGI middleware for Gradio's REST route of one endpoint (`POST /gradio_api/call/<name>`): Gradio
+    fails a call with fewer values than parameters before the function runs, and the caller sees only
+    `{"error": null}`. Missing trailing values get the endpoint's defaults (as gradio_client does); a
+    body without a `data` list, or one naming no question, gets 422 with the fix. Runs inside BodyLimit,
+    so the body it reads is bounded."""
+
+    def __init__(self, app, path: str, names: list[str], defaults: list) -> None:
+        self.app = app
+        self.path = path
+        self.names = names
+        self.defaults = defaults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path", "").rstrip("/") != self.path:
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        usage = f"send {{\"data\": [{', '.join(self.names)}]}}; only the question is required"
+        try:
+            body = json.loads(b"".join(chunks) or b"null")
+        except ValueError:
+            await _reply(send, 422, f"the body is not JSON: {usage}")
+            return
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            await _reply(send, 422, f"`data` must be a list of arguments: {usage}")
+            return
+        if not data:
+            await _reply(send, 422, f"no arguments given: {usage}")
+            return
+        if len(data) > len(self.names):
+            await _reply(send, 422, f"{len(data)} arguments given, at most {len(self.names)}: {usage}")
+            return
+        body["data"] = data + self.defaults[len(data):]
+        raw = json.dumps(body).encode()
+        headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
+        scope = {**scope, "headers": [*headers, (b"content-length", str(len(raw)).encode())]}
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        await self.app(scope, replay, send)

@@ -81,7 +81,7 @@ def reply_html(answer: Answer, turn: int | None = None) -> str:
                             for s in answer.evidence)
         body = f'<p class="qa-lead">{lead}</p><p class="qa-answer">{sentences.strip()}</p>'
     extra = ""
-    if answer.searched_for and answer.searched_for != answer.question:
+    if answer.context_used and answer.searched_for:  # only when earlier context joined the search
         label = inline(phrase("searched_for", answer.language))
         extra += f'<p class="qa-searched">{label}{inline(answer.searched_for)}</p>'
     if answer.notice:
