@@ -175,7 +175,8 @@ class Page:
                      {"role": "assistant", "content": reply_html(ans, turn)}]
             if ans.question:
                 questions = [*questions, ans.question][-MAX_HISTORY:]
-            articles = self.asker.retriever.index.articles
+            index_articles = self.asker.retriever.index.articles  # read from disk per lookup: once per article
+            articles = {aid: index_articles.get(aid, {}) for aid in dict.fromkeys(h.article_id for h in ans.hits)}
             cards = panel_html(cards_html(ans, articles, turn), earlier)
             if ans.hits:
                 earlier = [(ans.question, cards_html(ans, articles, turn, earlier=True)), *earlier][:MAX_EARLIER]
