@@ -50,6 +50,7 @@ class Settings:
     # Where the index lives (qa/store/): `local` files in `index`, a Milvus Lite `.db` path or a Milvus
     # server URI (http://host:port; its token from QA_MILVUS_TOKEN, never a setting).
     store: str = "local"
+    max_request_bytes: int = 1_000_000  # the page's server answers 413 above this (qa/limits.py)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

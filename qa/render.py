@@ -13,18 +13,31 @@ from urllib.parse import urlsplit
 from .answer import Answer
 from .replies import phrase
 from .search import Hit
-from .text import fold, query_tokens
+from .text import _jieba_module, fold, query_tokens, sentences
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")  # < > & are left to html.escape
+# Bidi embeddings, overrides and isolates (LRE..RLO, LRI..PDI): shown as-is they let an article or a
+# question reorder the text around them (visual spoofing). Dropped for display only.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# What one card may embed: the page must stay small whatever the article's size (issue 12.8).
+PARA_CHARS = 3000  # one paragraph shown in "surrounding" or "whole article"
+ARTICLE_CHARS = 20000  # all of "whole article"; longer articles show a window around the passage
+SNIPPET_CHARS = 160
+
+
+def display(text: object) -> str:
+    """Text as it may be shown: bidi controls removed."""
+    return _BIDI.sub("", "" if text is None else str(text))
 
 
 def esc(text: object) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
+    return html.escape(display(text), quote=True)
 
 
 def md_text(text: str) -> str:
-    """Text that is a whole markdown chat message: HTML-escaped and markdown-inert."""
-    return _MD_SPECIAL.sub(r"\\\1", esc(text))
+    """Text that is a whole markdown chat message: markdown-inert, then HTML-escaped. In this order: a
+    backslash put before the "#" of an entity such as `&#x27;` would break it and show it (`Qu&#x27;a`)."""
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", display(text)), quote=False)
 
 
 def inline(text: object) -> str:
@@ -68,7 +81,7 @@ def reply_html(answer: Answer, turn: int | None = None) -> str:
                             for s in answer.evidence)
         body = f'<p class="qa-lead">{lead}</p><p class="qa-answer">{sentences.strip()}</p>'
     extra = ""
-    if answer.searched_for and answer.searched_for != answer.question:
+    if answer.context_used and answer.searched_for:  # only when earlier context joined the search
         label = inline(phrase("searched_for", answer.language))
         extra += f'<p class="qa-searched">{label}{inline(answer.searched_for)}</p>'
     if answer.notice:
@@ -76,17 +89,30 @@ def reply_html(answer: Answer, turn: int | None = None) -> str:
     return body + extra
 
 
+def _word_bounds(folded: str) -> tuple[set[int], set[int]]:
+    """Where jieba's words (and their search-mode sub-words) start and end in `folded`."""
+    starts, ends = {0, len(folded)}, {0, len(folded)}
+    for _, a, b in _jieba_module().tokenize(folded, mode="search"):
+        starts.add(a)
+        ends.add(b)
+    return starts, ends
+
+
 def _marks(text: str, spans: list[tuple[int, int]], words: list[str]) -> str:
-    """Escape text, wrapping evidence spans in <mark> and question keywords in <b>."""
+    """Escape text, wrapping evidence spans in <mark> and question keywords in <b>. A keyword is marked
+    only where the passage's own words begin and end (not 广**大会**员国: that text is 广大 / 会员国)."""
     tag = [0] * len(text)
     for s, e in spans:
         for i in range(max(0, s), min(len(text), e)):
             tag[i] |= 1
     folded = "".join((fold(ch) or ch)[:1] for ch in text)
+    starts, ends = _word_bounds(folded) if words else (set(), set())
     for w in words:
         for m in re.finditer(re.escape(w), folded):
-            for i in range(m.start(), m.end()):
-                tag[i] |= 2
+            if m.start() in starts and m.end() in ends:
+                for i in range(m.start(), m.end()):
+                    tag[i] |= 2
+
     def runs(lo: int, hi: int, bit: int):
         i = lo
         while i < hi:
@@ -109,8 +135,49 @@ def keywords(question: str) -> list[str]:
     return sorted({t for t in query_tokens(question) if len(t) >= 2}, key=len, reverse=True)
 
 
+def snippet(text: str, spans: list[tuple[int, int]]) -> str:
+    """One line that tells a card from its neighbours: its evidence sentence, else its first sentence."""
+    if spans:
+        s, e = spans[0]
+        line = text[s:e]
+    else:
+        line = next((t for t, _, _ in sentences(text)), text)
+    line = re.sub(r"\s+", " ", line).strip()
+    return line if len(line) <= SNIPPET_CHARS else line[:SNIPPET_CHARS - 1] + "…"
+
+
+def _para(i: int, text: str, cls: str) -> str:
+    cut = text if len(text) <= PARA_CHARS else text[:PARA_CHARS] + " …"
+    return f'<p class="{cls}"><span class="qa-pn">¶{i}</span> {esc(cut)}</p>'
+
+
+def whole_article(paragraphs: list[str], first: int, last: int) -> str:
+    """"Whole article", bounded: every paragraph when the article is short, else a window of paragraphs
+    around the cited ones (each cut to PARA_CHARS) with a note saying what is left out."""
+    n = len(paragraphs)
+    size = lambda i: min(len(paragraphs[i - 1]), PARA_CHARS) + 40  # noqa: E731 - markup per paragraph
+    lo, hi = max(1, min(first, n)), max(1, min(last, n))
+    budget = ARTICLE_CHARS - sum(size(i) for i in range(lo, hi + 1)) if n else 0
+    while budget > 0 and (lo > 1 or hi < n):  # grow the window both ways while it fits
+        grown = False
+        for i in (lo - 1, hi + 1):
+            if 1 <= i <= n and size(i) <= budget:
+                budget -= size(i)
+                lo, hi = min(lo, i), max(hi, i)
+                grown = True
+        if not grown:
+            break
+    body = "".join(_para(i, paragraphs[i - 1], "qa-cited" if first <= i <= last else "qa-ctx")
+                   for i in range(lo, hi + 1))
+    if lo == 1 and hi == n:
+        return body
+    note = (f'<p class="qa-note">Showing ¶{lo}–¶{hi} of {n} paragraphs; the link above has the whole article. '
+            f'显示第 {lo}–{hi} 段（共 {n} 段），全文见上方链接。</p>')
+    return note + body
+
+
 def card(n: int, hit: Hit, article: dict, spans: list[tuple[int, int]], words: list[str], top_score: float,
-         open_: bool, turn: int | None = None) -> str:
+         open_: bool, turn: int | None = None, whole: bool = True) -> str:
     meta = " · ".join(esc(x) for x in (hit.source, hit.date) if x)
     para = "¶" + "–".join(str(p) for p in (hit.paragraphs[0], hit.paragraphs[-1]) if p) if len(
         hit.paragraphs) > 1 else f"¶{hit.paragraph}"
@@ -120,25 +187,27 @@ def card(n: int, hit: Hit, article: dict, spans: list[tuple[int, int]], words: l
             f'{esc(urlsplit(url).netloc)} ↗</a>') if url else '<span class="qa-nolink">no link</span>'
     paragraphs = article.get("paragraphs") or []
     first, last = hit.paragraphs[0], hit.paragraphs[-1]
-    around = [(i, p) for i, p in enumerate(paragraphs, 1) if first - 1 <= i <= last + 1 and not first <= i <= last]
-    context = "".join(f'<p class="qa-ctx"><span class="qa-pn">¶{i}</span> {esc(p)}</p>' for i, p in around)
-    whole = "".join(f'<p class="{"qa-cited" if first <= i <= last else "qa-ctx"}"><span class="qa-pn">¶{i}</span> '
-                    f'{esc(p)}</p>' for i, p in enumerate(paragraphs, 1))
+    around = [(i, paragraphs[i - 1]) for i in (first - 1, last + 1) if 1 <= i <= len(paragraphs)]
+    context = "".join(_para(i, p, "qa-ctx") for i, p in around)
     return (
         f'<details class="qa-card" id="qa-cite-{cite_id(n, turn)}" data-n="{n}"{" open" if open_ else ""}>'
         f'<summary><span class="qa-num">[{n}]</span> <span class="qa-title">{esc(hit.title)}</span>'
         f'<span class="qa-meta">{meta}{" · " if meta else ""}{para}</span>'
+        f'<span class="qa-snippet">{esc(snippet(hit.text, spans))}</span>'
         f'<span class="qa-bar" title="relevance {hit.score:.3f}"><span style="width:{pct}%"></span></span></summary>'
         f'<div class="qa-body">{link}'
         f'<p class="qa-text">{_marks(hit.text, spans, words)}</p>'
         + (f'<details class="qa-more"><summary>Surrounding paragraphs · 上下文</summary>{context}</details>'
            if context else "")
-        + f'<details class="qa-more"><summary>Whole article · 全文</summary>{whole}</details>'
-        f'</div></details>'
+        + (f'<details class="qa-more"><summary>Whole article · 全文</summary>'
+           f'{whole_article(paragraphs, first, last)}</details>' if whole and paragraphs else "")
+        + '</div></details>'
     )
 
 
-def cards_html(answer: Answer, articles: dict[str, dict], turn: int | None = None) -> str:
+def cards_html(answer: Answer, articles: dict[str, dict], turn: int | None = None, earlier: bool = False) -> str:
+    """The answer's cards. `earlier=True`: the form kept for an earlier turn: every card folded (a
+    marker opens only its own card) and no "whole article" (what earlier turns keep stays small)."""
     if not answer.hits:
         return '<div class="qa-empty">No passages yet. 暂无引用。</div>' if not answer.question else \
             '<div class="qa-empty">Nothing matched. 没有匹配的段落。</div>'
@@ -151,15 +220,18 @@ def cards_html(answer: Answer, articles: dict[str, dict], turn: int | None = Non
     head = ('<p class="qa-closest">Closest passages, not an answer · 最接近的段落（并非答案）</p>'
             if folded else "")
     body = "".join(card(i + 1, h, articles.get(h.article_id, {}), spans.get(i, []), words, top,
-                        open_=not folded and i in spans, turn=turn) for i, h in enumerate(answer.hits))
+                        open_=not earlier and not folded and i in spans, turn=turn, whole=not earlier)
+                   for i, h in enumerate(answer.hits))
     return f'<div class="qa-cards">{head}{body}</div>'
 
 
 def panel_html(latest: str, earlier: list[tuple[str, str]]) -> str:
-    """The citations panel: the latest answer's cards, then earlier turns' cards folded away, so a
-    marker in an old answer still opens the card it meant. `earlier` is [(question, cards html)], newest first."""
+    """The citations panel: the latest answer's cards, then each earlier turn folded on its own, so a
+    marker in an old answer opens that turn (and that card) only. `earlier` is [(question, cards html)],
+    newest first."""
     if not earlier:
         return f'<div class="qa-latest">{latest}</div>'
-    groups = "".join(f'<div class="qa-turn"><p class="qa-turn-q">{esc(q)}</p>{html_}</div>' for q, html_ in earlier)
-    return (f'<div class="qa-latest">{latest}</div><details class="qa-earlier"><summary>Earlier questions · '
-            f'之前的问题 ({len(earlier)})</summary>{groups}</details>')
+    groups = "".join(f'<details class="qa-turn"><summary class="qa-turn-q">{esc(q)}</summary>{html_}</details>'
+                     for q, html_ in earlier)
+    return (f'<div class="qa-latest">{latest}</div><div class="qa-earlier"><p class="qa-earlier-title">'
+            f'Earlier questions · 之前的问题 ({len(earlier)})</p>{groups}</div>')

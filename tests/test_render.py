@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -9,7 +10,7 @@ import pytest
 
 from qa.answer import Answer
 from qa.evidence import Sentence
-from qa.render import cards_html, md_text, panel_html, reply_html, safe_url
+from qa.render import ARTICLE_CHARS, cards_html, md_text, panel_html, reply_html, safe_url, whole_article
 from qa.search import Hit
 
 SCRIPT = "<script>window.__pwned=1</script>"
@@ -63,7 +64,8 @@ def hit(n: int = 1, *, title="标题", source="新华网", url="https://example.
 
 
 def answer(hits, evidence, question="问题？", abstained=False, language="zh", searched_for=None) -> Answer:
-    return Answer(question, question if searched_for is None else searched_for, hits, evidence, abstained, language)
+    return Answer(question, question if searched_for is None else searched_for, hits, evidence, abstained, language,
+                  context_used=searched_for is not None)
 
 
 def article(*paragraphs: str) -> dict:
@@ -228,3 +230,78 @@ def test_reply_text_shows_as_written_inside_the_html_block():
                question="What about the U.S.?", language="en")
     out = reply_html(a)
     assert "U.S. policy *changed*. Next." in out and "\\" not in out and "\n" not in out
+
+
+# --- issue 9.5 / 12.8 / 12.12: what the reader sees ----------------------------------------------------------
+
+def test_user_text_is_escaped_once():
+    # the "#" of an entity must not get a markdown backslash: `Qu&#x27;a` showed in the bubble
+    for q in ("Qu'a proposé la Chine en 2018 sur l'IA ?", 'He said "AI" & <b>more</b>', "a > b # c"):
+        out = md_text(q)
+        assert "&#" not in out and "\\&" not in out
+        parsed = Tags(out)
+        assert "".join(parsed.text).replace("\\", "") == q  # markdown then removes the backslashes
+
+
+def test_searched_for_shows_only_when_context_was_used():
+    a = answer([hit()], [Sentence(0, "第一句。", 0, 4, 1.0)], question="那它呢？", searched_for="上一问 那它呢？")
+    assert "检索内容" in reply_html(a)
+    alone = answer([hit()], [Sentence(0, "第一句。", 0, 4, 1.0)], question="那它呢？")
+    alone.searched_for = "something else"  # a rewritten query without earlier context is not "searched for"
+    assert "检索内容" not in reply_html(alone)
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u202a", "\u202b", "\u202c"])
+def test_bidi_controls_are_dropped_for_display(control):
+    title, text = f"标题{control}exe.txt", f"正文{control}甲乙。"
+    a = answer([hit(title=title, text=text, source=f"来{control}源")], [Sentence(0, text, 0, len(text), 1.0)],
+               question=f"问{control}题")
+    for out in (cards_html(a, {"a1": article(text)}), reply_html(a), md_text(a.question)):
+        assert control not in out
+
+
+def test_keywords_are_marked_on_word_bounds_only():
+    text = "表明广大会员国普遍赞同，第78届联合国大会通过决议。"
+    a = answer([hit(text=text)], [], question="大会哪天通过了决议？", abstained=True)
+    out = cards_html(a, {"a1": article(text)})
+    assert '广<b class="qa-kw">大会</b>' not in out and "广大会员国" in "".join(Tags(out).text)
+    assert '联合国<b class="qa-kw">大会通过决议</b>' in out  # 联合国大会 / 大会 are its words there
+
+
+def test_folded_cards_of_one_article_differ_by_their_snippet():
+    hits = [hit(1, text="第一段的第一句。后面的话。", paragraph=1), hit(2, text="第二段开头一句。另一句。", paragraph=2),
+            hit(3, text="第三段。有证据的一句在这里。", paragraph=3)]
+    ev = [Sentence(2, "有证据的一句在这里。", 4, 14, 1.0)]
+    out = cards_html(answer(hits, ev), {"a1": article("第一段的第一句。后面的话。", "第二段开头一句。另一句。",
+                                                      "第三段。有证据的一句在这里。")})
+    snippets = re.findall(r'<span class="qa-snippet">(.*?)</span>', out)
+    assert snippets == ["第一段的第一句。", "第二段开头一句。", "有证据的一句在这里。"]
+
+
+def test_whole_article_of_a_huge_article_is_bounded():
+    paragraphs = [f"第{i}段，这是一个很长的文章里的普通段落。" for i in range(1, 100_001)]
+    out = whole_article(paragraphs, 50_000, 50_000)
+    assert len(out) < ARTICLE_CHARS * 2
+    assert "¶50000" in out and "of 100000 paragraphs" in out
+    h = hit(text=paragraphs[49_999], paragraph=50_000)
+    card_html = cards_html(answer([h], [Sentence(0, paragraphs[49_999], 0, 5, 1.0)]), {"a1": article(*paragraphs)})
+    assert len(card_html) < ARTICLE_CHARS * 2 + 5_000
+    one_long = whole_article(["长" * 1_000_000], 1, 1)
+    assert len(one_long) < 10_000  # a single huge paragraph is cut too
+    short = whole_article(["甲。", "乙。"], 1, 1)
+    assert "qa-note" not in short and "¶2" in short
+
+
+def test_earlier_turns_keep_folded_cards_without_the_whole_article():
+    hits = [hit(1, text="甲句。")]
+    a = answer(hits, [Sentence(0, "甲句。", 0, 3, 1.0)])
+    old = cards_html(a, {"a1": article("甲句。", "乙句。")}, turn=1, earlier=True)
+    assert "Whole article" not in old
+    assert not [t for t, attrs in Tags(old).tags if t == "details" and "open" in attrs]
+
+
+def test_each_earlier_turn_folds_on_its_own():
+    panel = panel_html("<p>latest</p>", [("第二问", '<details class="qa-card" id="qa-cite-2-1"></details>'),
+                                         ("第一问", '<details class="qa-card" id="qa-cite-1-1"></details>')])
+    turns = re.findall(r'<details class="qa-turn">.*?</details></details>', panel)
+    assert len(turns) == 2 and "qa-cite-2-1" in turns[0] and "qa-cite-1-1" in turns[1]
