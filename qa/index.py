@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from . import dense, storage
-from .articles import SUFFIXES, Article, decode, parse_article
+from .articles import Article
 from .chunking import chunk_article
 from .config import Settings
 from .embedding import Embedder, load_embedder, same_model
 from .errors import ArticleError, IndexError_, SeedsError
 from .keywords import KeywordIndex, TokenTable, TokenTableBuilder
 from .records import Columns
+from .sources import SUFFIXES, file_digest, read_file, streamed
 from .text import load_userdict, tokens_many
 from .vectorcache import VectorCache, model_key
 
@@ -96,7 +97,6 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
     with storage.build_lock(settings.index), _Warmup(embedder) as warmup:
         storage.clean_up(settings.index)
         prev = _previous(settings.index, model, ident)
-        prev_articles = {(a["path"], a["content_hash"]): a for a in prev.articles.values()} if prev else {}
         prev_chunks: dict[str, list[dict]] = {}
         prev_rows: dict[str, int] = {}
         if prev:
@@ -105,6 +105,12 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
                 prev_rows.setdefault(c["hash"], row)
         prev_tokens = prev.tokens if prev else None
         token_rows = prev_rows if prev_tokens is not None else {}  # an older format's tokens are cut again
+        prev_files = prev.manifest.get("files", {}) if prev else {}
+        prev_problems = prev.manifest.get("row_problems", {}) if prev else {}
+        prev_by_path: dict[str, list[dict]] = {}  # a feed or export holds many articles
+        for a in (prev.articles.values() if prev else ()):
+            prev_by_path.setdefault(a["path"], []).append(a)
+        row_problems: dict[str, list[list[str]]] = {}
 
         articles: list[dict] = []
         chunks: list[dict] = []
@@ -116,33 +122,41 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             if progress:
                 progress("read", n, len(files))
             try:
-                raw = _read(path)
+                raw = None if streamed(path) else _read(path)  # exports are streamed row by row
+                digest = file_digest(path) if raw is None else hashlib.sha256(raw).hexdigest()
             except ArticleError as e:
                 report.skipped.append((rel, e.reason))
                 continue
-            digest = hashlib.sha256(raw).hexdigest()
+            except OSError as e:
+                report.skipped.append((rel, f"cannot be read ({e.strerror or e}): check the file"))
+                continue
             manifest_files[rel] = digest
             if digest in by_hash:  # identical content: index once, remember both paths
                 by_hash[digest]["paths"].append(rel)
                 report.duplicates.append((rel, by_hash[digest]["path"]))
                 continue
-            reused = prev_articles.get((rel, digest))
-            if reused is not None:
-                record, new_chunks = dict(reused), prev_chunks.get(reused["id"], [])
+            if prev_files.get(rel) == digest and rel in prev_by_path:  # unchanged file: all its articles kept
+                found = [(dict(a), prev_chunks.get(a["id"], [])) for a in prev_by_path[rel]]
+                problems = [tuple(p) for p in prev_problems.get(rel, [])]
             else:
                 try:
-                    article = parse_article(decode(raw, path), Path(rel), digest)
+                    got = read_file(path, rel, _read, settings.seeds, raw, digest)
                 except ArticleError as e:
                     report.skipped.append((rel, e.reason))
                     continue
-                record, new_chunks = _article_record(article), _chunk_records(article, settings)
-                if any(c["hash"] not in prev_rows for c in new_chunks):
+                found = [(_article_record(a), _chunk_records(a, settings)) for a in got.articles]
+                problems = got.problems
+                if any(c["hash"] not in prev_rows for _, cs in found for c in cs):
                     warmup.start()  # the model loads while the rest is read and tokenised
-            record["paths"] = [rel]
-            by_hash[digest] = record
-            articles.append(record)
-            chunks += new_chunks
-            token_plan += [token_rows.get(c["hash"]) for c in new_chunks]
+            if problems:  # bad rows or entries inside a file that still gave articles
+                report.skipped += problems
+                row_problems[rel] = [list(p) for p in problems]
+            for record, new_chunks in found:
+                record["paths"] = [rel]
+                by_hash.setdefault(digest, record)
+                articles.append(record)
+                chunks += new_chunks
+                token_plan += [token_rows.get(c["hash"]) for c in new_chunks]
         if not chunks:
             raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text "
                              f"(first problem: {report.skipped[0][0]}: {report.skipped[0][1]})" if report.skipped
@@ -165,6 +179,7 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
             report.seconds = time.perf_counter() - t0
             manifest = _manifest(model, ident, report, manifest_files)
             manifest["file_sizes"] = storage.file_sizes(gen)
+            manifest["row_problems"] = row_problems
             storage.write_json(gen / "manifest.json", manifest)
             storage.publish(settings.index, gen)
         except BaseException:
@@ -327,7 +342,8 @@ def check(settings: Settings) -> CheckResult:
     except SeedsError as e:
         return CheckResult(False, [str(e)], manifest)
     indexed = dict(manifest.get("files", {}))
-    skipped = {s["path"] for s in manifest.get("skipped", [])}
+    inside = {p[0] for ps in manifest.get("row_problems", {}).values() for p in ps}  # rows, not files
+    skipped = {s["path"] for s in manifest.get("skipped", [])} - inside
     added = [p for p in current if p not in indexed and p not in skipped]
     removed = [p for p in set(indexed) | skipped if p not in current]
     changed = [p for p, f in current.items() if p in indexed and _digest(f) != indexed[p]]
@@ -339,6 +355,6 @@ def check(settings: Settings) -> CheckResult:
 
 def _digest(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_digest(path)  # streamed: an export can be 1 GB
     except OSError:
         return None
