@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import dense, fusion
+from . import dense, fusion, timeexpr
 from .embedding import Embedder
 from .errors import IndexError_, InputError
 from .storage import StoredIndex
@@ -108,9 +108,11 @@ class Retriever:
         return self.embedder.embed_queries([question])[0]
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid", filters: Filters | None = None,
-               query_vector: np.ndarray | None = None, stats: dict | None = None) -> list[Hit]:
+               query_vector: np.ndarray | None = None, stats: dict | None = None,
+               today: dt.date | None = None) -> list[Hit]:
         """Top-k hits. `stats`, when given, receives `dense_top`: the best dense scores, best first
-        (the abstention signal needs them; searching again for them would double the dense cost)."""
+        (the abstention signal needs them; searching again for them would double the dense cost), and
+        `time`: the question's TimeScope when it names a time ("去年", "latest"; relative to `today`)."""
         if mode not in MODES:
             raise InputError(f"search mode {mode!r} is unknown: use one of {', '.join(MODES)}")
         if k < 1:
@@ -123,6 +125,9 @@ class Retriever:
         dense_scores: dict[int, float] = {}
         keyword_scores: dict[int, float] = {}
         coverage = 0.0
+        scope = timeexpr.parse(question, today)
+        if stats is not None and scope is not None:
+            stats["time"] = scope
         if mode in ("dense", "hybrid"):
             vec = self.embed_query(question) if query_vector is None else query_vector
             scores, rows = dense.search(self.index.faiss_index, vec, n, allowed)
@@ -130,7 +135,7 @@ class Retriever:
             if stats is not None:
                 stats["dense_top"] = scores.tolist()
         if mode in ("keyword", "hybrid"):
-            toks = query_tokens(question)
+            toks = query_tokens(f"{question} {scope.resolved}" if scope and scope.resolved else question)
             coverage = self.index.keywords.coverage(toks)
             all_scores = self.index.keywords.scores(toks, allowed)
             top = np.argpartition(-all_scores, min(n, len(all_scores) - 1))[:n] if len(all_scores) else []
@@ -141,8 +146,19 @@ class Retriever:
             ranked = sorted(keyword_scores.items(), key=lambda x: (-x[1], x[0]))
         else:
             ranked = fusion.fuse(dense_scores, keyword_scores, coverage)
+        if scope is not None and ranked:  # time: passages dated inside the range move up (soft, never removed)
+            scale = {"hybrid": 1.0, "dense": 0.2}.get(mode, ranked[0][1])
+            ranked = timeexpr.prefer(ranked, scope, self._dates, scale)
         return [self._hit(i + 1, row, score, dense_scores.get(row), keyword_scores.get(row))
                 for i, (row, score) in enumerate(ranked[:k])]
+
+    def _dates(self, row: int) -> list[timeexpr.Range]:
+        """A passage's date: its article's, else the dates its text states (chronoqa's passages have only those)."""
+        day = self.index.columns.dates[self.index.columns.article_of[row]]
+        if day:
+            d = dt.date.fromisoformat(str(day))
+            return [(d, d)]
+        return timeexpr.passage_dates(self.index.chunks[row]["text"])
 
     def _hit(self, rank: int, row: int, score: float, d: float | None, kw: float | None) -> Hit:
         c = self.index.chunks[row]
