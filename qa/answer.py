@@ -135,9 +135,11 @@ class Asker:
         mode = mode or self.settings.mode
         qvec = retriever.embed_query(query) if mode != "keyword" else None
         stats: dict = {}
-        hits = retriever.search(query, k or self.settings.k, mode, filters, query_vector=qvec, stats=stats)
+        hits = retriever.search(query, k or self.settings.k, mode, filters, query_vector=qvec, stats=stats,
+                                today=self.settings.today_date())
+        shown = f"{query} ({stats['time'].label()})" if stats.get("time") else query  # "Searched for" shows the time
         if not hits:
-            return Answer(q, query, [], [], True, lang, None, notice, context_used=query != q)
+            return Answer(q, shown, [], [], True, lang, None, notice, context_used=query != q)
         idf = retriever.index.keywords.idf(query_tokens(query))
         sig = signals(query, qvec, hits, self.scorer if qvec is not None else None, idf, retriever.index,
                       dense_top=stats.get("dense_top"))
@@ -146,10 +148,10 @@ class Asker:
         if not ok and query != q:
             ok = self._follow_up_in_scope(q, query[:len(query) - len(q)].strip(), hits, mode, filters)
         if not ok:
-            return Answer(q, query, hits, [], True, lang, relevance, notice, context_used=query != q)
+            return Answer(q, shown, hits, [], True, lang, relevance, notice, context_used=query != q)
         top = hits[:3]
         evidence = select(query, qvec, [h.text for h in top], self.scorer if qvec is not None else None, idf)
-        return Answer(q, query, hits, evidence, not evidence, lang, relevance, notice, context_used=query != q)
+        return Answer(q, shown, hits, evidence, not evidence, lang, relevance, notice, context_used=query != q)
 
     def _follow_up_in_scope(self, question: str, previous: str, hits: list[Hit], mode: str,
                             filters: Filters | None) -> bool:

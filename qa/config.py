@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ ENV = {
     "cache": "QA_CACHE",
     "max_chunk_chars": "QA_MAX_CHUNK_CHARS",
     "min_chunk_chars": "QA_MIN_CHUNK_CHARS",
+    "today": "QA_TODAY",
 }
 
 
@@ -39,6 +41,7 @@ class Settings:
     max_chunk_chars: int = 400
     min_chunk_chars: int = 40
     max_question_chars: int = 2000
+    today: str | None = None  # YYYY-MM-DD: "去年", "last month" are relative to it (default: the real today)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -54,6 +57,16 @@ class Settings:
             if isinstance(values.get(name), str):
                 values[name] = Path(str(values[name]))
         return replace(cls(), **values)
+
+    def today_date(self) -> dt.date | None:
+        if not self.today:
+            return None
+        try:
+            return dt.date.fromisoformat(str(self.today))
+        except ValueError:
+            from .errors import InputError
+
+            raise InputError(f"--today / QA_TODAY {self.today!r} is not a date: use YYYY-MM-DD, e.g. 2024-07-15") from None
 
     def userdict_path(self) -> Path | None:
         if self.userdict is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dense, storage
+from . import dense, storage, syndication
 from .articles import Article
 from .chunking import chunk_article
 from .config import Settings
@@ -51,6 +51,8 @@ class BuildReport:
     seconds: float = 0.0
     index_kind: str = "flat"
     unchanged: bool = False  # nothing to do: the live index already matches
+    copies: int = 0  # syndicated copies folded into their original (not indexed again)
+    fold_seconds: float = 0.0
 
 
 def seed_files(seeds: Path) -> list[Path]:
@@ -136,7 +138,8 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
                 report.duplicates.append((rel, by_hash[digest]["path"]))
                 continue
             if prev_files.get(rel) == digest and rel in prev_by_path:  # unchanged file: all its articles kept
-                found = [(dict(a), prev_chunks.get(a["id"], [])) for a in prev_by_path[rel]]
+                found = [(dict(a), prev_chunks.get(a["id"]) or _chunk_records(_stored_article(a), settings))
+                         for a in prev_by_path[rel]]  # (a syndicated copy kept no passages: cut it again)
                 problems = [tuple(p) for p in prev_problems.get(rel, [])]
             else:
                 try:
@@ -157,6 +160,12 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
                 articles.append(record)
                 chunks += new_chunks
                 token_plan += [token_rows.get(c["hash"]) for c in new_chunks]
+        t_fold = time.perf_counter()
+        folded = syndication.fold(articles)  # syndicated copies: indexed once, listed on the original
+        if folded:
+            keep = [i for i, c in enumerate(chunks) if c["article_id"] not in folded]
+            chunks, token_plan = [chunks[i] for i in keep], [token_plan[i] for i in keep]
+        report.copies, report.fold_seconds = len(folded), time.perf_counter() - t_fold
         if not chunks:
             raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text "
                              f"(first problem: {report.skipped[0][0]}: {report.skipped[0][1]})" if report.skipped
@@ -235,6 +244,10 @@ def _article_record(a: Article) -> dict:
     return {"id": a.id, "path": a.path, "title": a.title, "source": a.source, "date": a.date, "url": a.url,
             "authors": list(a.authors), "origin": a.origin, "meta": a.meta, "content_hash": a.content_hash,
             "paragraphs": list(a.paragraphs)}
+
+
+def _stored_article(r: dict) -> Article:
+    return Article(id=r["id"], path=r["path"], title=r["title"], paragraphs=tuple(r["paragraphs"]))
 
 
 def _chunk_records(a: Article, settings: Settings) -> list[dict]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import dense, fusion, timeexpr
+from . import dense, fusion, syndication, timeexpr
 from .embedding import Embedder
 from .errors import IndexError_, InputError
 from .storage import StoredIndex
@@ -34,6 +34,7 @@ class Hit:
     score: float  # fused score in [0, 1] (hybrid), cosine (dense) or BM25 (keyword)
     dense_score: float | None = None  # cosine similarity to the question, when computed
     keyword_score: float | None = None
+    copies: tuple[dict, ...] = ()  # the same story published by other outlets (syndication.fold)
 
     def as_json(self) -> dict:
         """The stable `qa ask --json` result object (keys are a contract: extend, never rename)."""
@@ -42,7 +43,8 @@ class Hit:
                 "paragraph": self.paragraph, "paragraphs": list(self.paragraphs), "text": self.text,
                 "score": round(float(self.score), 4),
                 "dense_score": None if self.dense_score is None else round(float(self.dense_score), 4),
-                "keyword_score": None if self.keyword_score is None else round(float(self.keyword_score), 4)}
+                "keyword_score": None if self.keyword_score is None else round(float(self.keyword_score), 4),
+                "copies": [dict(c) for c in self.copies]}
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,9 @@ class Retriever:
         if scope is not None and ranked:  # time: passages dated inside the range move up (soft, never removed)
             scale = {"hybrid": 1.0, "dense": 0.2}.get(mode, ranked[0][1])
             ranked = timeexpr.prefer(ranked, scope, self._dates, scale)
+        if len(ranked) > 1:  # one story's near-identical paragraphs from two articles: one card, not two
+            ranked = syndication.diversify(ranked, lambda r: self.index.chunks[r]["text"],
+                                           lambda r: self.index.chunks[r]["article_id"], min(k, 5))
         return [self._hit(i + 1, row, score, dense_scores.get(row), keyword_scores.get(row))
                 for i, (row, score) in enumerate(ranked[:k])]
 
@@ -164,4 +169,4 @@ class Retriever:
         c = self.index.chunks[row]
         a = self.index.articles[c["article_id"]]
         return Hit(rank, row, c["id"], c["article_id"], a["title"], a.get("source"), a.get("date"), a.get("url"),
-                   c["paragraphs"][0], tuple(c["paragraphs"]), c["text"], score, d, kw)
+                   c["paragraphs"][0], tuple(c["paragraphs"]), c["text"], score, d, kw, tuple(a.get("copies", ())))
