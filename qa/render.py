@@ -134,8 +134,20 @@ def card(n: int, hit: Hit, article: dict, spans: list[tuple[int, int]], words: l
         + (f'<details class="qa-more"><summary>Surrounding paragraphs · 上下文</summary>{context}</details>'
            if context else "")
         + f'<details class="qa-more"><summary>Whole article · 全文</summary>{whole}</details>'
-        f'</div></details>'
+        + _copies(hit) + '</div></details>'
     )
+
+
+def _copies(hit: Hit) -> str:
+    """Syndicated copies of the story (qa/syndication.py): each outlet, date and link."""
+    if not hit.copies:
+        return ""
+    items = []
+    for c in hit.copies:
+        label = esc(" · ".join(x for x in (c.get("source") or c.get("article_id"), c.get("date")) if x))
+        url = safe_url(c.get("url"))
+        items.append(f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{label}</a>' if url else label)
+    return f'<p class="qa-copies">Also published by · 其他媒体转载：{"; ".join(items)}</p>'
 
 
 def cards_html(answer: Answer, articles: dict[str, dict], turn: int | None = None) -> str:
