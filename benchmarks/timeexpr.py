@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
 
-    from qa import timeexpr
+    from qa import syndication, timeexpr
     from qa.config import Settings
     from qa.embedding import load_embedder
     from qa.evaluate import corpus_retriever, evaluate, read_jsonl
@@ -53,7 +53,8 @@ def main() -> None:
         if args.limit and len(queries) > args.limit:
             queries = random.Random(0).sample(queries, args.limit)
         retriever, _ = corpus_retriever(corpus, embedder, settings.cache)
-        with mock.patch.object(timeexpr, "parse", return_value=None):
+        with mock.patch.object(timeexpr, "parse", return_value=None), \
+                mock.patch.object(syndication, "diversify", side_effect=lambda ranked, *a, **kw: ranked):
             off = evaluate(retriever, queries, 10, args.mode)
         on = evaluate(retriever, queries, 10, args.mode)
         groups = {"all": queries}
