@@ -35,6 +35,7 @@ class Answer:
     relevance: float | None = None  # best dense score minus the off-topic background's best (the margin)
     notice: str | None = None  # e.g. the question was cut to the length limit
     context_used: bool = False  # the search joined earlier context to the question ("Searched for" shows)
+    time_range: str | None = None  # the dates a time expression in the question stood for (qa/timeexpr.py)
 
     def cited(self) -> list[int]:
         """Hit indexes that the answer cites, in marker order ([1] is the first cited hit)."""
@@ -59,7 +60,7 @@ class Answer:
                 "evidence": [{"citation": s.hit_index + 1, "chunk_id": self.hits[s.hit_index].chunk_id,
                               "text": s.text, "start": s.start, "end": s.end} for s in self.evidence],
                 "language": self.language, "relevance": None if self.relevance is None else round(self.relevance, 4),
-                "notice": self.notice, "context_used": self.context_used}
+                "notice": self.notice, "context_used": self.context_used, "time_range": self.time_range}
 
 
 def clean_question(question: str, limit: int) -> tuple[str, bool]:
@@ -143,14 +144,20 @@ class Asker:
         if not q or not query_tokens(q) and not re.search(r"\w", q):
             return Answer(q, q, [], [], True, lang, None, notice)
         mode = mode or st.mode
-        decision = decide(self.retriever, self.scorer, q, lang, earlier, k or st.k, mode, filters)
+        decision = decide(self.retriever, self.scorer, q, lang, earlier, k or st.k, mode, filters,
+                          today=st.today_date())
         chosen, used = decision.chosen, decision.context_used
         shown = chosen.query if used else q
+        when = chosen.time.label() if chosen.time is not None else None  # a time the question named
+        if when:
+            shown = f"{shown} ({when})"
         relevance = chosen.signals.margin if chosen.signals is not None else None
         if not chosen.hits or not chosen.in_scope:
-            return Answer(q, shown, chosen.hits, [], True, lang, relevance, notice, context_used=used)
+            return Answer(q, shown, chosen.hits, [], True, lang, relevance, notice,
+                          context_used=used, time_range=when)
         idf = self.retriever.index.keywords.idf(query_tokens(chosen.query))
         qvec = chosen.vector
         evidence = select(chosen.query, qvec, [h.text for h in chosen.hits[:3]],
                           self.scorer if qvec is not None else None, idf)
-        return Answer(q, shown, chosen.hits, evidence, not evidence, lang, relevance, notice, context_used=used)
+        return Answer(q, shown, chosen.hits, evidence, not evidence, lang, relevance, notice,
+                          context_used=used, time_range=when)

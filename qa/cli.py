@@ -79,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
                    help="an earlier question of the conversation, oldest first (repeat the flag); a follow-up "
                         "is searched with it when that helps")
     a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.add_argument("--today", help="YYYY-MM-DD that '去年', 'last month' are relative to (QA_TODAY)")
 
     t = sub.add_parser("chat", help="an interactive conversation (follow-up questions; /new starts over)")
     _common(t)
@@ -94,6 +95,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--runs", type=Path, help="write per-question rankings here (JSON lines)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--today", help="YYYY-MM-DD for questions without a question_date (QA_TODAY)")
 
     s = sub.add_parser("serve", help="start the web page (builds the index first when needed)")
     _common(s)
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("seeds", "index", "model", "k", "mode", "host", "port", "store")
+    keys = ("seeds", "index", "model", "k", "mode", "host", "port", "store", "today")
     return Settings.load(**{k: getattr(args, k, None) for k in keys})
 
 
@@ -288,14 +290,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .embedding import load_embedder
     from .evaluate import corpus_retriever, evaluate, read_jsonl
 
-    settings = Settings.load(model=args.model)
+    settings = Settings.load(model=args.model, today=args.today)
     corpus = read_jsonl(args.corpus, ("id", "text"))
     queries = read_jsonl(args.queries, ("id", "question", "gold_ids"))[: args.limit]
     embedder = None if args.mode == "keyword" else load_embedder(settings.model)
     bar = _Bar(args.quiet)
     try:
         retriever, build_s = corpus_retriever(corpus, embedder, settings.cache, bar)
-        result = evaluate(retriever, queries, args.k, args.mode, bar)
+        result = evaluate(retriever, queries, args.k, args.mode, bar, today=settings.today_date())
     finally:
         bar.close()
     m = {**result.metrics, "model": settings.model if embedder else None, "passages": len(corpus),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ ENV = {
     "min_chunk_chars": "QA_MIN_CHUNK_CHARS",
     "follow_links": "QA_FOLLOW_LINKS",
     "store": "QA_STORE",
+    "today": "QA_TODAY",
 }
 
 
@@ -51,6 +53,7 @@ class Settings:
     # server URI (http://host:port; its token from QA_MILVUS_TOKEN, never a setting).
     store: str = "local"
     max_request_bytes: int = 1_000_000  # the page's server answers 413 above this (qa/limits.py)
+    today: str | None = None  # YYYY-MM-DD: "去年", "last month" are relative to it (default: the real today)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -66,6 +69,16 @@ class Settings:
             if isinstance(values.get(name), str):
                 values[name] = Path(str(values[name]))
         return replace(cls(), **values)
+
+    def today_date(self) -> dt.date | None:
+        if not self.today:
+            return None
+        try:
+            return dt.date.fromisoformat(str(self.today))
+        except ValueError:
+            from .errors import InputError
+
+            raise InputError(f"--today / QA_TODAY {self.today!r} is not a date: use YYYY-MM-DD, e.g. 2024-07-15") from None
 
     def userdict_path(self) -> Path | None:
         if self.userdict is not None:

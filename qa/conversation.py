@@ -73,6 +73,7 @@ class Search:
     signals: Signals | None  # None when nothing was found
     score: float | None  # the in-scope rule's value (None: keyword mode or nothing found)
     in_scope: bool
+    time: object = None  # the question's TimeScope (qa/timeexpr.py) when it names a time
 
 
 @dataclass(frozen=True)
@@ -85,17 +86,17 @@ class Decision:
 
 
 def run_search(retriever: Retriever, scorer: SentenceScorer | None, query: str, language: str, k: int, mode: str,
-               filters: Filters | None) -> Search:
+               filters: Filters | None, today=None) -> Search:
     qvec = retriever.embed_query(query) if mode != "keyword" else None
     stats: dict = {}
-    hits = retriever.search(query, k, mode, filters, query_vector=qvec, stats=stats)
+    hits = retriever.search(query, k, mode, filters, query_vector=qvec, stats=stats, today=today)
     if not hits:
-        return Search(query, qvec, [], None, None, False)
+        return Search(query, qvec, [], None, None, False, stats.get("time"))
     idf = retriever.index.keywords.idf(query_tokens(query))
     sig = signals(query, qvec, hits, scorer if qvec is not None else None, idf, retriever.index,
                   dense_top=stats.get("dense_top"))
     score = None if mode == "keyword" else sig.score(language)
-    return Search(query, qvec, hits, sig, score, in_scope(sig, language, mode))
+    return Search(query, qvec, hits, sig, score, in_scope(sig, language, mode), stats.get("time"))
 
 
 def own_relevance(retriever: Retriever, scorer: SentenceScorer | None, alone: Search, joined: Search) -> float | None:
@@ -141,13 +142,13 @@ def choose(alone: Search, joined: Search, leaning: bool, own: float | bool | Non
 
 
 def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, language: str, history: list[str],
-           k: int, mode: str, filters: Filters | None = None) -> Decision:
+           k: int, mode: str, filters: Filters | None = None, today=None) -> Decision:
     """Search the question alone and, with history, joined to its context; keep what the signals favour."""
-    alone = run_search(retriever, scorer, question, language, k, mode, filters)
+    alone = run_search(retriever, scorer, question, language, k, mode, filters, today)
     context = context_of(history, language)
     if not context or context == question:
         return Decision(alone, False, alone, None, "no history")
-    joined = run_search(retriever, scorer, f"{context} {question}", language, k, mode, filters)
+    joined = run_search(retriever, scorer, f"{context} {question}", language, k, mode, filters, today)
     own: float | bool | None = None
     if joined.in_scope and not alone.in_scope:
         own = (_own_words_found(retriever, question, joined.hits) if mode == "keyword"

@@ -22,15 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dense, storage, store
-from .articles import Article, decode, parse_article
+from . import dense, storage, store, syndication
+from .articles import Article
 from .chunking import chunk_article
 from .config import Settings
 from .embedding import Embedder, load_embedder, same_model
 from .errors import ArticleError, IndexError_, IndexLockedError, SeedsError
 from .keywords import KeywordIndex, TokenTable, TokenTableBuilder
 from .records import Columns
-from .seedfiles import read_capped, seed_files
+from .seedfiles import read_capped, regular_file, seed_files
+from .sources import file_digest, read_file, streamed
 from .text import load_userdict, read_userdict, tokens_many
 from .vectorcache import VectorCache, model_key
 
@@ -54,6 +55,8 @@ class BuildReport:
     seconds: float = 0.0
     index_kind: str = "flat"
     unchanged: bool = False  # nothing to do: the live index already matches
+    copies: int = 0  # syndicated copies folded into their original (not indexed again)
+    fold_seconds: float = 0.0
 
 
 def settings_identity(settings: Settings) -> dict:
@@ -114,7 +117,6 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
     with storage.build_lock(settings.index), _Warmup(embedder) as warmup:
         storage.clean_up(settings.index)
         prev = _previous(settings.index, model, ident)
-        prev_articles = {(a["path"], a["content_hash"]): a for a in prev.articles.values()} if prev else {}
         prev_chunks: dict[str, list[dict]] = {}
         prev_rows: dict[str, int] = {}
         if prev:
@@ -123,6 +125,12 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
                 prev_rows.setdefault(c["hash"], row)
         prev_tokens = prev.tokens if prev else None
         token_rows = prev_rows if prev_tokens is not None else {}  # an older format's tokens are cut again
+        prev_files = prev.manifest.get("files", {}) if prev else {}
+        prev_problems = prev.manifest.get("row_problems", {}) if prev else {}
+        prev_by_path: dict[str, list[dict]] = {}  # a feed or export holds many articles
+        for a in (prev.articles.values() if prev else ()):
+            prev_by_path.setdefault(a["path"], []).append(a)
+        row_problems: dict[str, list[list[str]]] = {}
 
         articles: list[dict] = []
         chunks: list[dict] = []
@@ -134,34 +142,53 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
             if progress:
                 progress("read", n, len(files))
             try:
-                raw = read_capped(path, settings.seeds, settings.follow_links)
+                if streamed(path):  # exports are streamed row by row (no size cap), still only regular files inside
+                    raw, digest = None, file_digest(regular_file(path, settings.seeds, settings.follow_links))
+                else:
+                    raw = read_capped(path, settings.seeds, settings.follow_links)
+                    digest = hashlib.sha256(raw).hexdigest()
             except ArticleError as e:
                 report.skipped.append((rel, e.reason))
                 continue
-            digest = hashlib.sha256(raw).hexdigest()
+            except OSError as e:
+                report.skipped.append((rel, f"cannot be read ({e.strerror or e}): check the file"))
+                continue
             manifest_files[rel] = digest
             if digest in by_hash:  # identical content: index once, remember both paths
                 by_hash[digest]["paths"].append(rel)
                 report.duplicates.append((rel, by_hash[digest]["path"]))
                 continue
-            reused = prev_articles.get((rel, digest))
-            if reused is not None:
-                record, new_chunks = dict(reused), prev_chunks.get(reused["id"], [])
+            if prev_files.get(rel) == digest and rel in prev_by_path:  # unchanged file: all its articles kept
+                found = [(dict(a), prev_chunks.get(a["id"]) or _chunk_records(_stored_article(a), settings))
+                         for a in prev_by_path[rel]]  # (a syndicated copy kept no passages: cut it again)
+                problems = [tuple(p) for p in prev_problems.get(rel, [])]
             else:
                 try:
-                    article = parse_article(decode(raw, path), Path(rel), digest)
+                    got = read_file(path, rel, lambda p: read_capped(p, settings.seeds, settings.follow_links),
+                                    settings.seeds, raw, digest)
                 except ArticleError as e:
                     report.skipped.append((rel, e.reason))
                     continue
-                record, new_chunks = _article_record(article), _chunk_records(article, settings)
-                if any(c["hash"] not in prev_rows for c in new_chunks):
+                found = [(_article_record(a), _chunk_records(a, settings)) for a in got.articles]
+                problems = got.problems
+                if any(c["hash"] not in prev_rows for _, cs in found for c in cs):
                     warmup.start()  # the model loads while the rest is read and tokenised
-            record["paths"] = [rel]
-            report.notes += [(rel, p) for p in record.get("problems", [])]
-            by_hash[digest] = record
-            articles.append(record)
-            chunks += new_chunks
-            token_plan += [token_rows.get(c["hash"]) for c in new_chunks]
+            if problems:  # bad rows or entries inside a file that still gave articles
+                report.skipped += problems
+                row_problems[rel] = [list(p) for p in problems]
+            for record, new_chunks in found:
+                record["paths"] = [rel]
+                report.notes += [(rel, p) for p in record.get("problems", [])]
+                by_hash.setdefault(digest, record)
+                articles.append(record)
+                chunks += new_chunks
+                token_plan += [token_rows.get(c["hash"]) for c in new_chunks]
+        t_fold = time.perf_counter()
+        folded = syndication.fold(articles)  # syndicated copies: indexed once, listed on the original
+        if folded:
+            keep = [i for i, c in enumerate(chunks) if c["article_id"] not in folded]
+            chunks, token_plan = [chunks[i] for i in keep], [token_plan[i] for i in keep]
+        report.copies, report.fold_seconds = len(folded), time.perf_counter() - t_fold
         if not chunks:
             raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text "
                              f"(first problem: {report.skipped[0][0]}: {report.skipped[0][1]})" if report.skipped
@@ -184,6 +211,7 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
             report.seconds = time.perf_counter() - t0
             manifest = _manifest(model, ident, report, manifest_files)
             manifest["file_sizes"] = storage.file_sizes(gen)
+            manifest["row_problems"] = row_problems
             storage.write_json(gen / "manifest.json", manifest)
             storage.publish(settings.index, gen)
         except BaseException:
@@ -227,6 +255,10 @@ def _article_record(a: Article) -> dict:
     return {"id": a.id, "path": a.path, "title": a.title, "source": a.source, "date": a.date, "url": a.url,
             "authors": list(a.authors), "origin": a.origin, "meta": a.meta, "content_hash": a.content_hash,
             "paragraphs": list(a.paragraphs), **({"problems": list(a.problems)} if a.problems else {})}
+
+
+def _stored_article(r: dict) -> Article:
+    return Article(id=r["id"], path=r["path"], title=r["title"], paragraphs=tuple(r["paragraphs"]))
 
 
 def _chunk_records(a: Article, settings: Settings) -> list[dict]:
@@ -339,7 +371,8 @@ def check(settings: Settings) -> CheckResult:
     except SeedsError as e:
         return CheckResult(False, [str(e)], manifest)
     indexed = dict(manifest.get("files", {}))
-    skipped = {s["path"] for s in manifest.get("skipped", [])}
+    inside = {p[0] for ps in manifest.get("row_problems", {}).values() for p in ps}  # rows, not files
+    skipped = {s["path"] for s in manifest.get("skipped", [])} - inside
     added = [p for p in current if p not in indexed and p not in skipped]
     removed = [p for p in set(indexed) | skipped if p not in current]
     changed = [p for p, f in current.items() if p in indexed and _digest(f, settings) != indexed[p]]
@@ -351,6 +384,8 @@ def check(settings: Settings) -> CheckResult:
 
 def _digest(path: Path, settings: Settings) -> str | None:
     try:
+        if streamed(path):
+            return file_digest(regular_file(path, settings.seeds, settings.follow_links))  # an export can be 1 GB
         return hashlib.sha256(read_capped(path, settings.seeds, settings.follow_links)).hexdigest()
-    except ArticleError:
+    except (ArticleError, OSError):
         return None

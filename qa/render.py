@@ -81,7 +81,7 @@ def reply_html(answer: Answer, turn: int | None = None) -> str:
                             for s in answer.evidence)
         body = f'<p class="qa-lead">{lead}</p><p class="qa-answer">{sentences.strip()}</p>'
     extra = ""
-    if answer.context_used and answer.searched_for:  # only when earlier context joined the search
+    if (answer.context_used or answer.time_range) and answer.searched_for:  # context joined, or a time named
         label = inline(phrase("searched_for", answer.language))
         extra += f'<p class="qa-searched">{label}{inline(answer.searched_for)}</p>'
     if answer.notice:
@@ -201,8 +201,20 @@ def card(n: int, hit: Hit, article: dict, spans: list[tuple[int, int]], words: l
            if context else "")
         + (f'<details class="qa-more"><summary>Whole article · 全文</summary>'
            f'{whole_article(paragraphs, first, last)}</details>' if whole and paragraphs else "")
-        + '</div></details>'
+        + _copies(hit) + '</div></details>'
     )
+
+
+def _copies(hit: Hit) -> str:
+    """Syndicated copies of the story (qa/syndication.py): each outlet, date and link."""
+    if not hit.copies:
+        return ""
+    items = []
+    for c in hit.copies:
+        label = esc(" · ".join(x for x in (c.get("source") or c.get("article_id"), c.get("date")) if x))
+        url = safe_url(c.get("url"))
+        items.append(f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{label}</a>' if url else label)
+    return f'<p class="qa-copies">Also published by · 其他媒体转载：{"; ".join(items)}</p>'
 
 
 def cards_html(answer: Answer, articles: dict[str, dict], turn: int | None = None, earlier: bool = False) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import fusion
+from . import fusion, syndication, timeexpr
 from .embedding import Embedder
 from .errors import IndexError_, InputError
 from .storage import StoredIndex
@@ -35,6 +35,7 @@ class Hit:
     score: float  # fused score in [0, 1] (hybrid), cosine (dense) or BM25 (keyword)
     dense_score: float | None = None  # cosine similarity to the question, when computed
     keyword_score: float | None = None
+    copies: tuple[dict, ...] = ()  # the same story published by other outlets (syndication.fold)
 
     def as_json(self) -> dict:
         """The stable `qa ask --json` result object (keys are a contract: extend, never rename)."""
@@ -43,7 +44,8 @@ class Hit:
                 "paragraph": self.paragraph, "paragraphs": list(self.paragraphs), "text": self.text,
                 "score": round(float(self.score), 4),
                 "dense_score": None if self.dense_score is None else round(float(self.dense_score), 4),
-                "keyword_score": None if self.keyword_score is None else round(float(self.keyword_score), 4)}
+                "keyword_score": None if self.keyword_score is None else round(float(self.keyword_score), 4),
+                "copies": [dict(c) for c in self.copies]}
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,11 @@ class Retriever:
         return self.embedder.embed_queries([question])[0]
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid", filters: Filters | None = None,
-               query_vector: np.ndarray | None = None, stats: dict | None = None) -> list[Hit]:
+               query_vector: np.ndarray | None = None, stats: dict | None = None,
+               today: dt.date | None = None) -> list[Hit]:
         """Top-k hits. `stats`, when given, receives `dense_top`: the best dense scores, best first
-        (the abstention signal needs them; searching again for them would double the dense cost)."""
+        (the abstention signal needs them; searching again for them would double the dense cost), and
+        `time`: the question's TimeScope when it names a time ("去年", "latest"; relative to `today`)."""
         if mode not in MODES:
             raise InputError(f"search mode {mode!r} is unknown: use one of {', '.join(MODES)}")
         if k < 1:
@@ -145,6 +149,9 @@ class Retriever:
         dense_scores: dict[int, float] = {}
         keyword_scores: dict[int, float] = {}
         coverage = 0.0
+        scope = timeexpr.parse(question, today)
+        if stats is not None and scope is not None:
+            stats["time"] = scope
         if mode in ("dense", "hybrid"):
             vec = self.embed_query(question) if query_vector is None else query_vector
             scores, rows = self.store.dense(vec, n, filters)
@@ -152,21 +159,45 @@ class Retriever:
             if stats is not None:
                 stats["dense_top"] = scores.tolist()
         if mode in ("keyword", "hybrid"):
-            toks = query_tokens(question)
+            text = f"{question} {scope.resolved}" if scope and scope.resolved else question
+            toks = query_tokens(text)
             coverage = self.store.coverage(toks)
-            keyword_scores = self.store.keyword(question, toks, n, filters)
+            keyword_scores = self.store.keyword(text, toks, n, filters)
         if mode == "dense":
             ranked = sorted(dense_scores.items(), key=lambda x: (-x[1], x[0]))
         elif mode == "keyword":
             ranked = sorted(keyword_scores.items(), key=lambda x: (-x[1], x[0]))
         else:
             ranked = fusion.fuse(dense_scores, keyword_scores, coverage)
+        cache: dict[int, dict] = {}
+
+        def chunk(row: int) -> dict:  # passages are read from the store once, only those looked at
+            if row not in cache:
+                cache[row] = self.store.passages([row])[0]
+            return cache[row]
+
+        if scope is not None and ranked:  # time: passages dated inside the range move up (soft, never removed)
+            rows = [row for row, _ in ranked]
+            cache.update(zip(rows, self.store.passages(rows)))
+            scale = {"hybrid": 1.0, "dense": 0.2}.get(mode, ranked[0][1])
+            ranked = timeexpr.prefer(ranked, scope, lambda r: self._dates(chunk(r)), scale)
+        if len(ranked) > 1:  # one story's near-identical paragraphs from two articles: one card, not two
+            ranked = syndication.diversify(ranked, lambda r: chunk(r)["text"], lambda r: chunk(r)["article_id"],
+                                           min(k, 5))
         ranked = ranked[:k]
-        chunks = self.store.passages([row for row, _ in ranked])
-        return [self._hit(i + 1, row, c, score, dense_scores.get(row), keyword_scores.get(row))
-                for i, ((row, score), c) in enumerate(zip(ranked, chunks))]
+        return [self._hit(i + 1, row, chunk(row), score, dense_scores.get(row), keyword_scores.get(row))
+                for i, (row, score) in enumerate(ranked)]
+
+    def _dates(self, c: dict) -> list[timeexpr.Range]:
+        """A passage's date: its article's, else the dates its text states (chronoqa's passages have only those)."""
+        day = self.store.articles[c["article_id"]].get("date")
+        try:
+            d = dt.date.fromisoformat(str(day)[:10]) if day else None
+        except ValueError:
+            d = None
+        return [(d, d)] if d else timeexpr.passage_dates(c["text"])
 
     def _hit(self, rank: int, row: int, c: dict, score: float, d: float | None, kw: float | None) -> Hit:
         a = self.store.articles[c["article_id"]]
         return Hit(rank, row, c["id"], c["article_id"], a["title"], a.get("source"), a.get("date"), a.get("url"),
-                   c["paragraphs"][0], tuple(c["paragraphs"]), c["text"], score, d, kw)
+                   c["paragraphs"][0], tuple(c["paragraphs"]), c["text"], score, d, kw, tuple(a.get("copies", ())))

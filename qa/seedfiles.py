@@ -18,7 +18,9 @@ from pathlib import Path
 
 from .errors import ArticleError, SeedsError
 
-SUFFIXES = (".md", ".txt", ".markdown")
+TEXT_SUFFIXES = (".md", ".txt", ".markdown")
+# Every format qa/sources reads: pages, feeds, exports (the readers live there; the folder walk is here).
+SUFFIXES = TEXT_SUFFIXES + (".html", ".htm", ".xml", ".rss", ".atom", ".jsonl", ".csv")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_USERDICT_BYTES = 20 * 1024 * 1024
 NOT_ARTICLES = ("userdict.txt",)
@@ -69,6 +71,18 @@ def _target(path: Path, seeds: Path, follow_links: bool) -> Path:
     if not target.is_relative_to(seeds.resolve()):
         raise ArticleError(path, f"is a symbolic link to {target}, outside the articles folder: "
                            "copy the file into the folder instead")
+    return target
+
+
+def regular_file(path: Path, seeds: Path, follow_links: bool = False) -> Path:
+    """The path to stream (exports have no size cap): a regular file inside `seeds`, else `ArticleError`."""
+    target = _target(path, seeds, follow_links)
+    try:
+        st = os.stat(target, follow_symlinks=False)
+    except OSError as e:
+        raise ArticleError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ArticleError(path, f"is {_kind(st.st_mode)}, not a file: only regular files are read")
     return target
 
 

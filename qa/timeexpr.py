@@ -1,0 +1,215 @@
+"""Time in questions: "2024年7月", "去年", "上个月", "截至上周", "latest", "in March 2023", "as of …" become a
+`TimeScope`: a date range and/or a preference for recent articles, relative to a given today.
+
+Chinese numerals inside time expressions ("二〇二三年三月", "三年前") are read by cn2an; English dates by
+dateparser; the expressions themselves are a small table of patterns (no library resolves "前年的6月").
+The scope is used softly by search (`prefer`): passages dated inside the range move up, nothing is
+removed, because a question's "上周" often means "the latest report", not a hard calendar fence.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+Range = tuple[dt.date, dt.date]
+
+_CN_NUM = re.compile(r"[〇零一二两三四五六七八九十]+(?=年|月|日|号|天|周|个月|个星期|星期)")
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
+    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_UNTIL = r"(?P<until>截至|截止到?|直到|到|as of|until|up to|by)?\s*"
+
+# Each pattern: regex (after numeral normalisation, on the lower-cased question) -> resolver(match, today).
+_ABS_YMD = re.compile(r"(?<!\d)(\d{4})\s*(?:年|-|/|\.)\s*(\d{1,2})\s*(?:月|-|/|\.)\s*(\d{1,2})\s*(?:日|号)?")
+_ABS_YM = re.compile(r"(?<!\d)(\d{4})\s*年\s*(\d{1,2})\s*月(?!\s*\d)|(?<!\d)(\d{4})-(\d{1,2})(?![\d-])")
+_ABS_Y = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
+_REL_YEAR = re.compile(r"(今年|去年|前年|大前年|明年|(\d{1,2})年前|(\d{1,2})\s+years?\s+ago|this year|last year)"
+                       r"(?:的)?(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?)?")
+_REL_MONTH = re.compile(r"上个?月|本月|这个月|当月|下个?月|(\d{1,2})个月前|last month|this month|(\d{1,2})\s+months?\s+ago")
+_REL_WEEK = re.compile(r"上(?:个)?(?:周|星期|礼拜)|本周|这周|这个星期|下周|last week|this week")
+_REL_DAY = re.compile(r"今天|今日|昨天|昨日|前天|(\d{1,3})天前|today|yesterday|(\d{1,3})\s+days?\s+ago")
+_LAST_N = re.compile(r"(?:近|最近|过去|前)\s*(\d{1,3})\s*(天|日|周|个?星期|个月|年)|(?:past|last)\s+(\d{1,3})\s+(day|week|month|year)s?")
+_EN_DAY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b|\b(\d{{1,2}})\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b")
+_EN_MONTH = re.compile(rf"\b({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})\b")
+_EN_YEAR = re.compile(r"\b(?:in|during|since|of|by|before|after)\s+((?:19|20)\d{2})\b")
+_RECENT = re.compile(r"最新|最近|近期|目前|现在|如今|当前|latest|most recent|recently|currently|right now|these days")
+_AS_OF = re.compile(r"截至|截止|as of|up to")
+_SINCE = re.compile(r"以来|自从|since")
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    since: dt.date | None = None
+    until: dt.date | None = None
+    recent: bool = False  # prefer newer articles (within the range, when there is one)
+    expression: str = ""  # the words of the question that said it
+    resolved: str = ""  # absolute wording of a relative expression ("2022年6月"), added to the keyword query
+
+    def label(self) -> str:
+        """For "Searched for": "2024-07-01…2024-07-31", "…2024-06-09, latest first", "latest first"."""
+        span = "" if not (self.since or self.until) else (
+            f"{self.since.isoformat() if self.since else ''}…{self.until.isoformat() if self.until else ''}")
+        return ", ".join(x for x in (span, "latest first" if self.recent else "") if x)
+
+    def contains(self, r: Range) -> bool:
+        return (self.since is None or r[1] >= self.since) and (self.until is None or r[0] <= self.until)
+
+
+def _month(y: int, m: int) -> Range | None:
+    if not (1 <= m <= 12 and 1 <= y <= 9999):
+        return None
+    return dt.date(y, m, 1), dt.date(y, m, calendar.monthrange(y, m)[1])
+
+
+def _day(y: int, m: int, d: int) -> Range | None:
+    try:
+        day = dt.date(y, m, d)
+    except ValueError:
+        return None
+    return day, day
+
+
+def _shift_month(today: dt.date, n: int) -> Range | None:
+    k = today.year * 12 + today.month - 1 + n
+    return _month(k // 12, k % 12 + 1)
+
+
+def _normalise(text: str) -> str:
+    import cn2an
+
+    def num(m: re.Match) -> str:
+        try:
+            return str(cn2an.cn2an(m.group(0).replace("〇", "零"), "smart")) if len(m.group(0)) < 5 else \
+                "".join("0123456789"["零〇一二三四五六七八九".index(c) % 10 if c in "零〇一二三四五六七八九" else 0]
+                        for c in m.group(0))
+        except (ValueError, KeyError):
+            return m.group(0)
+
+    return _CN_NUM.sub(num, text).lower()
+
+
+def _relative_year(m: re.Match, today: dt.date) -> tuple[Range | None, str]:
+    word = m.group(1)
+    back = {"今年": 0, "this year": 0, "去年": 1, "last year": 1, "前年": 2, "大前年": 3, "明年": -1}.get(word)
+    if back is None:
+        back = int(m.group(2) or m.group(3))
+    year = today.year - back
+    if m.group(4):
+        month = int(m.group(4))
+        if m.group(5):
+            r = _day(year, month, int(m.group(5)))
+            return r, f"{year}年{month}月{int(m.group(5))}日"
+        return _month(year, month), f"{year}年{month}月"
+    return (dt.date(year, 1, 1), dt.date(year, 12, 31)), f"{year}年"
+
+
+def _absolute(text: str, today: dt.date) -> tuple[Range | None, str, str]:
+    """(range, the matched words, an absolute wording for relative words or "")."""
+    if m := _ABS_YMD.search(text):
+        return _day(int(m[1]), int(m[2]), int(m[3])), m.group(0), ""
+    if m := _ABS_YM.search(text):
+        y, mo = (m[1], m[2]) if m[1] else (m[3], m[4])
+        return _month(int(y), int(mo)), m.group(0), ""
+    if m := _EN_DAY.search(text):
+        import dateparser
+
+        when = dateparser.parse(m.group(0), languages=["en"])
+        return ((when.date(), when.date()) if when else None), m.group(0), ""
+    if m := _EN_MONTH.search(text):
+        return _month(int(m[2]), _MONTHS[m[1]]), m.group(0), ""
+    if m := _REL_YEAR.search(text):
+        r, words = _relative_year(m, today)
+        return r, m.group(0), words
+    if m := _ABS_Y.search(text) or _EN_YEAR.search(text):
+        y = int(m[1])
+        return (dt.date(y, 1, 1), dt.date(y, 12, 31)), m.group(0), ""
+    if m := _REL_MONTH.search(text):
+        n = {"上月": -1, "上个月": -1, "last month": -1, "下月": 1, "下个月": 1}.get(m.group(0), 0)
+        if m.group(1) or m.group(2):
+            n = -int(m.group(1) or m.group(2))
+        r = _shift_month(today, n)
+        return r, m.group(0), f"{r[0].year}年{r[0].month}月" if r else ""
+    if m := _REL_WEEK.search(text):
+        n = -1 if m.group(0).startswith(("上", "last")) else 1 if m.group(0).startswith("下") else 0
+        monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(weeks=n)
+        return (monday, monday + dt.timedelta(days=6)), m.group(0), ""
+    if m := _REL_DAY.search(text):
+        back = {"今天": 0, "今日": 0, "today": 0, "昨天": 1, "昨日": 1, "yesterday": 1, "前天": 2}.get(m.group(0))
+        day = today - dt.timedelta(days=back if back is not None else int(m.group(1) or m.group(2)))
+        return (day, day), m.group(0), f"{day.month}月{day.day}日"
+    if m := _LAST_N.search(text):
+        n, unit = int(m[1] or m[3]), (m[2] or m[4])
+        days = n * (1 if unit in ("天", "日", "day") else 7 if unit in ("周", "星期", "个星期", "week")
+                    else 31 if unit in ("个月", "month") else 366)
+        return (today - dt.timedelta(days=days), today), m.group(0), ""
+    return None, "", ""
+
+
+def parse(question: str, today: dt.date | None = None) -> TimeScope | None:
+    """The question's time scope, or None when it says nothing about time.
+
+    >>> parse("前年的6月中国人民银行发布了哪项法律修订草案？", dt.date(2024, 11, 12)).label()
+    '2022-06-01…2022-06-30'
+    >>> parse("截至上周，荣盛发展的股价连续多少日涨停？", dt.date(2023, 6, 14)).label()
+    '…2023-06-11, latest first'
+    >>> parse("What is the latest on the Harbour Bridge?").label()
+    'latest first'
+    """
+    today = today or dt.date.today()
+    text = _normalise(question)
+    r, words, resolved = _absolute(text, today)
+    as_of = bool(_AS_OF.search(text))
+    recent = bool(_RECENT.search(text)) or as_of
+    if r is None:
+        return TimeScope(recent=True, expression=(_RECENT.search(text) or _AS_OF.search(text)).group(0)) if recent else None
+    since, until = r
+    if as_of:  # "截至上周": everything up to the end of it
+        since = None
+    elif _SINCE.search(text):
+        until = None
+    return TimeScope(since, until, recent, words.strip(), resolved)
+
+
+def passage_dates(text: str, limit: int = 3) -> list[Range]:
+    """Dates a passage states ("2020年4月2日", "2023年6月", "2024-07-15"), first ones first."""
+    out: list[Range] = []
+    for m in _ABS_YMD.finditer(text[:600]):
+        if r := _day(int(m[1]), int(m[2]), int(m[3])):
+            out.append(r)
+        if len(out) >= limit:
+            return out
+    if not out:
+        for m in _ABS_YM.finditer(text[:600]):
+            y, mo = (m[1], m[2]) if m[1] else (m[3], m[4])
+            if r := _month(int(y), int(mo)):
+                out.append(r)
+            if len(out) >= limit:
+                break
+    return out
+
+
+IN_RANGE_BONUS = 0.15  # in fused-score units ([0, 1]); measured on chronoqa (benchmarks/timeexpr.py)
+RECENT_BONUS = 0.05
+
+
+def prefer(ranked: Sequence[tuple[int, float]], scope: TimeScope, dates_of: Callable[[int], list[Range]],
+           scale: float = 1.0) -> list[tuple[int, float]]:
+    """Re-rank (row, score) pairs: passages dated inside the scope's range gain `IN_RANGE_BONUS × scale`;
+    with a recency preference, newer dated passages gain up to `RECENT_BONUS × scale`."""
+    dated = {row: dates_of(row) for row, _ in ranked}
+    newest = [max(r[1] for r in ds) for ds in dated.values() if ds]
+    lo, hi = (min(newest), max(newest)) if newest else (None, None)
+    out = []
+    for row, score in ranked:
+        ds = dated[row]
+        bonus = 0.0
+        if ds and (scope.since or scope.until) and any(scope.contains(r) for r in ds):
+            bonus += IN_RANGE_BONUS
+        if ds and scope.recent and hi and hi > lo:
+            bonus += RECENT_BONUS * (max(r[1] for r in ds) - lo).days / (hi - lo).days
+        out.append((row, score + bonus * scale))
+    return sorted(out, key=lambda x: (-x[1], x[0]))

@@ -1,0 +1,85 @@
+"""Time expressions in questions (qa/timeexpr.py) and their soft effect on search."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from qa import timeexpr
+from qa.timeexpr import parse, passage_dates
+
+D = dt.date
+
+
+@pytest.mark.parametrize(("question", "today", "since", "until", "recent"), [
+    ("2024年7月发生了什么？", D(2025, 1, 1), D(2024, 7, 1), D(2024, 7, 31), False),
+    ("2020年4月2日广州发生了什么交通事故？", D(2024, 8, 30), D(2020, 4, 2), D(2020, 4, 2), False),
+    ("二〇二三年三月的出口数据如何？", D(2024, 1, 1), D(2023, 3, 1), D(2023, 3, 31), False),
+    ("2018年中央企业的营业收入是多少？", D(2024, 8, 30), D(2018, 1, 1), D(2018, 12, 31), False),
+    ("去年的降水量是多少？", D(2024, 3, 5), D(2023, 1, 1), D(2023, 12, 31), False),
+    ("前年的6月中国人民银行发布了哪项法律修订草案？", D(2024, 11, 12), D(2022, 6, 1), D(2022, 6, 30), False),
+    ("三年前四月谁被任命为深圳市监委代主任？", D(2024, 11, 12), D(2021, 4, 1), D(2021, 4, 30), False),
+    ("上个月的CPI涨了多少？", D(2024, 1, 10), D(2023, 12, 1), D(2023, 12, 31), False),
+    ("截至上周，荣盛发展的股价连续多少日涨停？", D(2023, 6, 14), None, D(2023, 6, 11), True),
+    ("昨天新疆新增了多少无症状感染者？", D(2020, 8, 7), D(2020, 8, 6), D(2020, 8, 6), False),
+    ("近3个月有哪些地铁新线开通？", D(2024, 7, 1), D(2024, 3, 30), D(2024, 7, 1), False),
+    ("What happened in March 2023?", D(2024, 1, 1), D(2023, 3, 1), D(2023, 3, 31), False),
+    ("What did the minister say on July 15, 2024?", D(2025, 1, 1), D(2024, 7, 15), D(2024, 7, 15), False),
+    ("What were exports as of last month?", D(2024, 5, 20), None, D(2024, 4, 30), True),
+    ("How many homes were flooded last year?", D(2024, 5, 20), D(2023, 1, 1), D(2023, 12, 31), False),
+])
+def test_expressions_become_ranges(question, today, since, until, recent):
+    scope = parse(question, today)
+    assert (scope.since, scope.until, scope.recent) == (since, until, recent)
+
+
+def test_latest_is_a_recency_preference_and_plain_questions_have_none():
+    assert parse("最新的港口吞吐量数据是多少？", D(2024, 1, 1)) == timeexpr.TimeScope(recent=True, expression="最新")
+    assert parse("What is the latest on the bridge?").label() == "latest first"
+    assert parse("联合国大会通过了什么决议？") is None
+    assert parse("一带一路倡议提出了什么？") is None  # numerals outside time words stay words
+
+
+def test_relative_words_get_an_absolute_wording_for_the_keyword_search():
+    assert parse("前年的6月发布了什么？", D(2024, 11, 12)).resolved == "2022年6月"
+    assert parse("去年发生了什么？", D(2024, 11, 12)).resolved == "2023年"
+    assert parse("2022年6月发布了什么？", D(2024, 11, 12)).resolved == ""  # already in the question
+
+
+def test_label_shown_in_searched_for():
+    assert parse("2024年7月的新闻", D(2025, 1, 1)).label() == "2024-07-01…2024-07-31"
+
+
+def test_passage_dates_are_the_dates_it_states():
+    assert passage_dates("2019年7月23日，COTODAMA推出了一款音箱；7月17日苹果停产。") == [(D(2019, 7, 23), D(2019, 7, 23))]
+    assert passage_dates("2023年6月，荣盛发展被新增储能概念。") == [(D(2023, 6, 1), D(2023, 6, 30))]
+    assert passage_dates("没有日期的段落。") == []
+
+
+def test_prefer_moves_passages_dated_in_range_up_without_removing_any():
+    scope = parse("2022年6月发布了什么？", D(2024, 1, 1))
+    dates = {1: [(D(2021, 6, 3), D(2021, 6, 3))], 2: [(D(2022, 6, 3), D(2022, 6, 3))], 3: []}
+    ranked = timeexpr.prefer([(1, 0.9), (2, 0.8), (3, 0.7)], scope, dates.__getitem__)
+    assert [r for r, _ in ranked] == [2, 1, 3]
+
+
+def test_search_prefers_the_article_of_the_asked_year(tmp_path, hash_settings, write_article):
+    from qa.embedding import load_embedder
+    from qa.index import build
+    from qa.search import Retriever
+    from qa.storage import load
+
+    seeds = tmp_path / "seeds"
+    text = "港务局公布全年集装箱吞吐量，比上年增长一成，新开通航线贡献最大，码头扩建工程同步推进。"
+    for year in (2021, 2022, 2023):
+        write_article(seeds, f"port{year}.md", f"{year}年港口年报", [text], source="港报", date=f"{year}-12-30")
+    settings = hash_settings(seeds, tmp_path / "index")
+    build(settings)
+    r = Retriever(load(settings.index), load_embedder("hash"))
+    stats: dict = {}
+    hits = r.search("去年港口集装箱吞吐量增长多少？", 3, "keyword", stats=stats, today=D(2023, 3, 1))
+    assert hits[0].article_id == "port2022" and stats["time"].label() == "2022-01-01…2022-12-31"
+    assert len(hits) == 3  # the other years are still there, lower
+    hits = r.search("最新的港口集装箱吞吐量是多少？", 3, "keyword", today=D(2024, 3, 1))
+    assert hits[0].article_id == "port2023"
