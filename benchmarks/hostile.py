@@ -81,10 +81,10 @@ def front_matter(tmp: Path) -> list[str]:
                         ("`[` nested 50,000 deep", f"---\nx: {'[' * 50000}{']' * 50000}\n---\n\n{BODY}\n")):
         out, secs, rss, index = build_folder(tmp / label.replace(" ", "_"), {"x.md": text})
         size = sum(f.stat().st_size for f in index.glob("gen-*/articles.jsonl"))
-        note = next((line.split(": ", 1)[-1] for line in out.stderr.splitlines() if "x.md" in line), "")
+        notes = [n["note"] for m in index.glob("gen-*/manifest.json") for n in json.loads(m.read_text()).get("notes", [])]
         outcome = "indexed" if out.returncode == 0 and "skipped x.md" not in out.stderr else f"exit {out.returncode}"
         rows.append(f"| {label} ({len(text.split('---')[1])} B) | {outcome} | {secs:.1f} s | {rss:.0f} MB | "
-                    f"{size / 1024:.0f} KB | {note[:70] or 'metadata skipped (BuildReport.notes)'} |")
+                    f"{size / 1024:.0f} KB | {(notes[0] if notes else out.stderr.strip())[:90]} |")
     return rows
 
 
@@ -229,7 +229,7 @@ tampered indexes and a full disk gave tracebacks.
 
 Front matter (one article with it, plus the seed; whole `qa build`):
 
-| front matter | article | build | peak RSS | articles.jsonl | what the build says |
+| front matter | article | build | peak RSS | articles.jsonl | note in the manifest |
 |---|---|---|---|---|---|
 {chr(10).join(parts["fm"])}
 
