@@ -3,7 +3,7 @@
 Article files are untrusted. YAML can expand aliases exponentially (512 bytes became 658 MB) and
 nests without limit (`[[[[…` 500 deep raised RecursionError and stopped the whole build). Front
 matter is a handful of `key: value` lines, so anything else is refused before it is built: a block
-over `MAX_BYTES`, any alias, nesting deeper than a list of values under a key, too many nodes. The
+over `MAX_BYTES`, any alias, nesting deeper than `MAX_DEPTH`, more than `MAX_NODES` values. The
 article is still indexed, without its metadata, and the reason travels with it (`FrontMatter.problem`).
 Values kept are scalars (or flat lists of them), strings at most `MAX_VALUE_CHARS` long.
 
@@ -24,7 +24,7 @@ import yaml
 from .errors import ArticleError
 
 MAX_BYTES = 16 * 1024  # a generous page of metadata; real front matter is a few hundred bytes
-MAX_DEPTH = 2  # a mapping of keys, each a scalar or a list of scalars
+MAX_DEPTH = 3  # `authors: [{name: …}]` still parses (then that key is dropped); deeper is refused whole
 MAX_NODES = 2000
 MAX_KEYS = 100
 MAX_VALUE_CHARS = 2000

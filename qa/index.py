@@ -86,11 +86,24 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
         return build_milvus(settings, embedder, progress)
     try:
         return _build(settings, embedder, progress)
-    except (OSError, RuntimeError) as e:  # FAISS reports a failed write as RuntimeError, with strerror
-        if getattr(e, "errno", None) not in (errno.ENOSPC, errno.EDQUOT) and not any(
-                os.strerror(n) in str(e) for n in (errno.ENOSPC, errno.EDQUOT)):
+    except (OSError, RuntimeError) as e:
+        if not (getattr(e, "qa_disk_full", False) or _disk_full(e, settings.index)):
             raise
         raise _disk_full_error(settings.index, e) from None
+
+
+def _disk_full(e: BaseException, folder: Path) -> bool:
+    """Did this write fail for lack of space? numpy says only "155392 requested and 18400 written" and FAISS
+    raises RuntimeError, so besides the errno the free space itself is asked (before cleaning up frees some)."""
+    if not isinstance(e, (OSError, RuntimeError)):
+        return False
+    if getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or any(
+            os.strerror(n) in str(e) for n in (errno.ENOSPC, errno.EDQUOT)):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < 2**20
+    except OSError:
+        return False
 
 
 def _disk_full_error(index: Path, e: BaseException) -> IndexError_:
@@ -214,7 +227,9 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
             manifest["row_problems"] = row_problems
             storage.write_json(gen / "manifest.json", manifest)
             storage.publish(settings.index, gen)
-        except BaseException:
+        except BaseException as e:
+            if _disk_full(e, gen):
+                e.qa_disk_full = True  # type: ignore[attr-defined] - asked again below, after gen is gone
             live = None
             with contextlib.suppress(IndexError_):
                 live = storage.current_generation(settings.index)

@@ -177,26 +177,10 @@ class KeywordIndex:
     def load(cls, folder: Path) -> KeywordIndex:
         import bm25s
 
-        index = cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False))
-        index._check(folder)
-        return index
+        retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
+        _check(retriever, folder)
+        return cls(retriever)
 
-    def _check(self, folder: Path) -> None:
-        """Refuse a damaged score matrix at load rather than fail inside a question: same-size garbage in
-        these files loaded and then raised IndexError in `get_scores`. One vectorised pass (memory-mapped)."""
-        scores = self._bm25.scores
-        data, indices, indptr = (np.asarray(scores[k]) for k in ("data", "indices", "indptr"))
-        n_words = len(indptr) - 1
-        word_ids = [i for t, i in self._vocab.items() if t] if isinstance(self._vocab, dict) else None
-        ok = (indptr.ndim == data.ndim == indices.ndim == 1 and n_words >= 0 and len(data) == len(indices)
-              and np.issubdtype(indptr.dtype, np.integer) and np.issubdtype(indices.dtype, np.integer)
-              and int(indptr[0]) == 0 and int(indptr[-1]) == len(data) and bool(np.all(np.diff(indptr) >= 0))
-              and (not len(indices) or 0 <= int(indices.min()) <= int(indices.max()) < self.num_docs)
-              and bool(np.isfinite(data).all()) and word_ids is not None
-              and all(isinstance(i, int) and 0 <= i < n_words for i in word_ids))
-        if not ok:
-            raise ValueError(f"{folder}: the keyword index is inconsistent (its offsets, passages and words "
-                             "disagree)")
 
     def prefault(self) -> int:
         """Touch every page of the memory-mapped score matrix once (see `dense.prefault`)."""
@@ -228,3 +212,22 @@ class KeywordIndex:
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """IDF of each known token (for marking the question's rarer words in the page)."""
         return {t: float(self._idf[self._vocab[t]]) for t in tokens if t in self._vocab}
+
+
+def _check(retriever, folder: Path) -> None:
+    """Refuse a damaged score matrix at load rather than fail inside a question: same-size garbage in
+    these files loaded, then raised IndexError in `get_scores`. One vectorised pass (memory-mapped)."""
+    scores, vocab = retriever.scores, retriever.vocab_dict
+    data, indices, indptr = (np.asarray(scores[k]) for k in ("data", "indices", "indptr"))
+    num_docs = scores["num_docs"]
+    n_words = len(indptr) - 1
+    word_ids = [i for t, i in vocab.items() if t] if isinstance(vocab, dict) else None
+    ok = (indptr.ndim == data.ndim == indices.ndim == 1 and n_words >= 0 and len(data) == len(indices)
+          and isinstance(num_docs, int) and num_docs >= 0
+          and np.issubdtype(indptr.dtype, np.integer) and np.issubdtype(indices.dtype, np.integer)
+          and int(indptr[0]) == 0 and int(indptr[-1]) == len(data) and bool(np.all(np.diff(indptr) >= 0))
+          and (not len(indices) or 0 <= int(indices.min()) <= int(indices.max()) < num_docs)
+          and bool(np.isfinite(data).all()) and word_ids is not None
+          and all(isinstance(i, int) and 0 <= i < n_words for i in word_ids))
+    if not ok:
+        raise ValueError(f"{folder}: the keyword index is inconsistent (its offsets, passages and words disagree)")

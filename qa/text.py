@@ -142,9 +142,12 @@ def _jieba_module(userdict: Path | None = None):
 
 
 def read_userdict(path: Path) -> bytes:
-    """The user dictionary's bytes, read as a capped regular file (never a FIFO or a device)."""
+    """The user dictionary's bytes, read as a capped regular file (never a FIFO or a device). A link is
+    followed: the user named this file (QA_USERDICT) or put it in the seeds folder."""
+    import os
+
     try:
-        return read_capped(path, limit=MAX_USERDICT_BYTES, what="a user dictionary")
+        return read_capped(Path(os.path.realpath(path)), limit=MAX_USERDICT_BYTES, what="a user dictionary")
     except ArticleError as e:
         raise SeedsError(f"user dictionary {e}") from None
 

@@ -289,3 +289,15 @@ def test_undecodable_userdict_is_one_line_naming_the_file(tmp_path: Path) -> Non
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "userdict.txt" in out.stderr
+
+
+def test_userdict_that_is_a_device_or_fifo_is_refused_not_read(tmp_path: Path) -> None:
+    from qa.text import userdict_text
+
+    with pytest.raises(SeedsError, match="device"):
+        userdict_text(Path("/dev/zero"))
+    os.mkfifo(tmp_path / "userdict.txt")
+    with pytest.raises(SeedsError, match="FIFO"):
+        userdict_text(tmp_path / "userdict.txt")
+    os.symlink(SEED, tmp_path / "linked.txt")  # a link the user made is followed
+    assert userdict_text(tmp_path / "linked.txt").startswith("---")
