@@ -8,6 +8,7 @@ stopped even when a test fails. The hash model keeps embedding instant; the stor
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -247,3 +248,34 @@ def test_sigkill_during_build_leaves_previous_state(server_uri, tmp_path, write_
     r = _retriever(settings)
     assert len(r) == 1503
     assert r.search("测试段落 城市 交通", 1, "dense")[0].title.startswith("批量文章")
+
+
+def test_cli_build_and_ask_through_lite(run_qa, tmp_path, write_article):
+    """The flags end to end: `qa build --store x.db`, `qa check`, `qa ask --json` (keys as for local)."""
+    seeds = tmp_path / "seeds"
+    _articles(seeds, write_article)
+    db = str(tmp_path / "cli.db")
+    common = ["--store", db, "--seeds", str(seeds), "--model", "hash"]
+    env = {"QA_CACHE": str(tmp_path / "cache")}
+    r = run_qa("build", *common, env=env)
+    assert r.returncode == 0, r.stderr
+    assert run_qa("check", *common, env=env).returncode == 0
+    r = run_qa("ask", "台风在哪里登陆", *common, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["results"][0]["title"] == "台风登陆广东"
+    (seeds / "beijing.md").unlink()
+    r = run_qa("check", *common, env=env)
+    assert r.returncode == 1 and "deleted" in r.stderr + r.stdout
+
+
+def test_lite_db_open_elsewhere_is_one_line(run_qa, tmp_path):
+    from qa.store import milvus
+
+    db = str(tmp_path / "held.db")
+    milvus.client(db)  # this process holds the folder's lock
+    try:
+        r = run_qa("ask", "台风", "--store", db, "--model", "hash", "--seeds", str(tmp_path))
+        assert r.returncode == 2 and "open in another process" in r.stderr and r.stderr.count("\n") <= 1
+    finally:
+        milvus.forget(db)

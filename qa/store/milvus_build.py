@@ -20,9 +20,11 @@ Vectors come from, in order: the live rows with the same passage hash, the local
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -210,20 +212,24 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
     model, ident = embedder.identity(), settings_identity(settings)
     report = BuildReport(spec)  # type: ignore[arg-type] - printed as where the index was written
     lock_dir = settings.cache / "locks" / hashlib.sha256(spec.encode()).hexdigest()[:16]
-    with storage.build_lock(lock_dir):
-        c = mv.client(spec)
-        try:
-            return _build(c, spec, settings, embedder, model, ident, files, report, progress, t0)
-        except (SeedsError, ArticleError):
-            raise
-        except Exception as e:
-            if isinstance(e, mv.QAError):
-                raise
-            from pymilvus.exceptions import MilvusException
+    with storage.build_lock(lock_dir), _errors(spec):
+        return _build(mv.client(spec), spec, settings, embedder, model, ident, files, report, progress, t0)
 
-            if isinstance(e, MilvusException | OSError | ConnectionError):
-                raise mv.explain(e, spec) from None
-            raise
+
+@contextlib.contextmanager
+def _errors(spec: str) -> Iterator[None]:
+    """Milvus and connection failures as one-line QAErrors (others, e.g. a bug, stay tracebacks)."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except (MilvusException, ConnectionError) as e:
+        raise mv.explain(e, spec) from None
+
+
+def _load(c, manifest: dict) -> None:
+    for name in manifest["collections"].values():  # load state is not persisted (Lite): always load
+        c.load_collection(name)
 
 
 def _build(c, spec, settings, embedder, model, ident, files, report, progress, t0) -> BuildReport:
@@ -231,6 +237,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
     _ensure_meta(c)
     old = mv.read_manifest(c, spec)
     if old is not None:
+        _load(c, old)
         old = _finish(c, old)
     same = old is not None and old.get("format") == FORMAT and old["model"] == model and \
         old["settings"] == ident and old.get("bm25") == bm25
@@ -356,7 +363,9 @@ def check(settings: Settings) -> CheckResult:
     manifest = mv.read_manifest(c, spec)
     if manifest is None:
         return CheckResult(False, [f"no newsqa index in Milvus at {spec}: run `qa build --store {spec}`"])
-    live = _live_articles(c, manifest)
+    with _errors(spec):
+        _load(c, manifest)
+        live = _live_articles(c, manifest)
     problems = []
     if not same_model(manifest["model"].get("model"), settings.model):
         problems.append(f"index was built with model {manifest['model'].get('model')!r}, "
