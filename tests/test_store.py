@@ -279,3 +279,21 @@ def test_lite_db_open_elsewhere_is_one_line(run_qa, tmp_path):
         assert r.returncode == 2 and "open in another process" in r.stderr and r.stderr.count("\n") <= 1
     finally:
         milvus.forget(db)
+
+
+def test_moving_a_local_index_embeds_nothing(tmp_path, write_article, hash_settings, monkeypatch):
+    seeds = tmp_path / "seeds"
+    _articles(seeds, write_article)
+    local = hash_settings(seeds, tmp_path / "embeddings", cache=tmp_path / "cache-a")
+    assert build(local).embedded == 3
+    db = str(tmp_path / "moved.db")
+    monkeypatch.setenv("QA_MILVUS_COLLECTION", "moved")
+    moved = hash_settings(seeds, tmp_path / "embeddings", store=db, cache=tmp_path / "cache-b")  # empty cache
+    try:
+        report = build(moved)
+        assert (report.chunks, report.embedded) == (3, 0)
+        assert _retriever(moved).search("台风", 1, "dense")[0].title == "台风登陆广东"
+    finally:
+        from qa.store import milvus
+
+        milvus.forget(db)

@@ -55,6 +55,9 @@ def client(spec: str):
     would fight over its lock). Connection failures become one-line errors with the fix."""
     if spec in _clients:
         return _clients[spec]
+    # grpc's C core prints connection chatter (e.g. GOAWAY "too_many_pings" from Milvus Lite's server)
+    # straight to stderr; errors reach the user through the one-line messages below instead.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     from pymilvus import MilvusClient
 
     # pymilvus logs every failed call with a traceback; the error raised here says it in one line.
