@@ -297,3 +297,61 @@ def test_moving_a_local_index_embeds_nothing(tmp_path, write_article, hash_setti
         from qa.store import milvus
 
         milvus.forget(db)
+
+
+_APP = """
+import json, sys
+from qa.answer import Asker
+from qa.config import Settings
+asker = Asker.open(Settings.load(seeds=sys.argv[1], model="hash", store=sys.argv[2]))
+for line in sys.stdin:
+    refreshed = asker.refresh()
+    ans = asker.ask("台风在哪里登陆")
+    print(json.dumps({"refreshed": refreshed, "generation": asker.generation,
+                      "results": [[h["title"], h["text"], h["score"]] for h in ans.as_json()["results"]]},
+                     ensure_ascii=False), flush=True)
+"""
+
+
+def test_two_app_processes_over_one_server(lite_uri, tmp_path, write_article, hash_settings, clean_env,
+                                           monkeypatch):
+    """Stateless app: two processes over one server answer identically, and both pick up a new build."""
+    import sys
+
+    name = f"apps{os.getpid()}"
+    monkeypatch.setenv("QA_MILVUS_COLLECTION", name)
+    seeds = tmp_path / "seeds"
+    _articles(seeds, write_article)
+    settings = hash_settings(seeds, tmp_path / "embeddings", store=lite_uri, cache=tmp_path / "cache")
+    build(settings)
+    env = {**clean_env, "QA_MILVUS_COLLECTION": name}
+    apps = [subprocess.Popen([sys.executable, "-c", _APP, str(seeds), lite_uri], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            for _ in range(2)]
+
+    def ask() -> list[dict]:
+        out = []
+        for app in apps:
+            app.stdin.write("ask\n")
+            app.stdin.flush()
+            out.append(json.loads(app.stdout.readline()))
+        return out
+
+    try:
+        first = ask()
+        assert first[0] == first[1] and first[0]["results"][0][0] == "台风登陆广东"
+        write_article(seeds, "typhoon.md", "台风登陆福建", ["强台风今天在福建厦门登陆，航班取消。"],
+                      source="Reuters 路透", date="2024-08-02")
+        build(settings)
+        second = ask()
+        assert second[0] == second[1] and second[0]["refreshed"]
+        assert second[0]["generation"] != first[0]["generation"]
+        assert second[0]["results"][0][0] == "台风登陆福建"
+    finally:
+        for app in apps:
+            app.stdin.close()
+            try:
+                app.wait(30)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait(10)
