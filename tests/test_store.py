@@ -355,3 +355,39 @@ def test_two_app_processes_over_one_server(lite_uri, tmp_path, write_article, ha
             except subprocess.TimeoutExpired:
                 app.kill()
                 app.wait(10)
+
+
+def test_kill_between_publish_and_cleanup(built, write_article, monkeypatch):
+    """A build killed after its manifest flip but before deleting the replaced rows: readers already see
+    only the new version (the manifest retires the old rows), and the next build deletes them."""
+    settings, _ = built
+    if settings.store == "local":
+        pytest.skip("the local store swaps a whole generation (tests/test_index.py)")
+    from qa.store import milvus, milvus_build
+
+    finish = milvus_build._finish
+    calls = []
+
+    def finish_once(c, manifest):  # the first call cleans up before the build; the last one is "killed"
+        calls.append(manifest["published"])
+        return finish(c, manifest) if len(calls) == 1 else manifest
+
+    monkeypatch.setattr(milvus_build, "_finish", finish_once)
+    write_article(settings.seeds, "typhoon.md", "台风登陆福建", ["强台风今天在福建厦门登陆，航班取消。"],
+                  source="Reuters 路透", date="2024-08-02")
+    build(settings)
+    c = milvus.client(settings.store)
+    manifest = milvus.read_manifest(c, settings.store)
+    assert manifest["retired"], "the flip names the replaced article"
+    passages = manifest["collections"]["passages"]
+    assert c.query(passages, filter="gen >= 0", output_fields=["count(*)"],
+                   consistency_level="Strong")[0]["count(*)"] == 4  # old rows still there
+    r = _retriever(settings)
+    assert len(r) == 3
+    assert sorted(h.title for h in r.search("台风", 5, "dense")) == ["北京天气", "台风登陆福建", "联合国气候大会"]
+    monkeypatch.setattr(milvus_build, "_finish", finish)
+    assert build(settings).unchanged
+    manifest = milvus.read_manifest(c, settings.store)
+    assert not manifest["retired"]
+    assert c.query(passages, filter="gen >= 0", output_fields=["count(*)"],
+                   consistency_level="Strong")[0]["count(*)"] == 3
