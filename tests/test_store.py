@@ -106,6 +106,13 @@ def test_dense_search_filters_and_records(built):
     article = r.store.articles[hits[0].article_id]
     assert article["title"] == "台风登陆广东" and article["paths"] == ["typhoon.md"]
     assert r.store.generation() == store.current(settings)
+    if settings.store != "local":  # gotcha: Lite silently drops index parameters that are not nested
+        from qa.store import milvus
+
+        desc = milvus.client(settings.store).describe_index(r.store.manifest["collections"]["passages"], "vector")
+        params = desc.get("params", desc)
+        params = json.loads(params) if isinstance(params, str) else params
+        assert int(params.get("M", desc.get("M", 0))) == 32, desc
 
 
 def test_keyword_and_hybrid(built):

@@ -227,6 +227,26 @@ def _errors(spec: str) -> Iterator[None]:
         raise mv.explain(e, spec) from None
 
 
+def settle(c, name: str, seconds: float = 120) -> None:
+    """Flush, then make the index real before publishing. Milvus Lite builds indexes in the background
+    while describe_index already says Finished (searches are brute force meanwhile): release + load makes
+    it build now. Reloading while its background writer still writes an index file fails now and then
+    ("read error ... Resource temporarily unavailable", seen in tests), so the load is tried again."""
+    from pymilvus.exceptions import MilvusException
+
+    c.flush(name)
+    deadline = time.monotonic() + seconds
+    for attempt in range(5):
+        try:
+            c.release_collection(name)
+            c.load_collection(name)
+            return
+        except MilvusException:
+            if attempt == 4 or time.monotonic() > deadline:
+                raise
+            time.sleep(1 + attempt)
+
+
 def _load(c, manifest: dict) -> None:
     for name in manifest["collections"].values():  # load state is not persisted (Lite): always load
         c.load_collection(name)
@@ -322,11 +342,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
     if not n_chunks:
         raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text")
     for name in collections.values():
-        c.flush(name)
-        # Lite builds an index in the background while describe_index already says Finished (searches
-        # are brute force meanwhile): release + load makes it build now.
-        c.release_collection(name)
-        c.load_collection(name)
+        settle(c, name)
     report.articles, report.chunks, report.embedded = n_articles, n_chunks, vectors.embedded
     report.reused, report.index_kind = n_chunks - vectors.embedded, "milvus-hnsw"
     report.seconds = time.perf_counter() - t0
