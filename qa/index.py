@@ -368,7 +368,7 @@ class CheckResult:
 def check(settings: Settings) -> CheckResult:
     """Does the index match the articles, the settings and the model? Reads files, loads no model."""
     if settings.store != "local" and store.kind(settings.store) != "local":
-        from .store.milvus_build import check as check_milvus
+        from .store.milvus_check import check as check_milvus
 
         return check_milvus(settings)
     try:

@@ -55,6 +55,9 @@ def client(spec: str):
     would fight over its lock). Connection failures become one-line errors with the fix."""
     if spec in _clients:
         return _clients[spec]
+    # grpc's C core prints connection chatter (e.g. GOAWAY "too_many_pings" from Milvus Lite's server)
+    # straight to stderr; errors reach the user through the one-line messages below instead.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     from pymilvus import MilvusClient
 
     # pymilvus logs every failed call with a traceback; the error raised here says it in one line.
@@ -63,6 +66,7 @@ def client(spec: str):
     try:
         if store_kind(spec) == "lite":
             Path(spec).parent.mkdir(parents=True, exist_ok=True)
+            _check_lite_lock(Path(spec))
             c = MilvusClient(str(spec))
         else:
             c = MilvusClient(uri=spec, token=os.environ.get(TOKEN_ENV, ""), timeout=CONNECT_SECONDS)
@@ -71,6 +75,25 @@ def client(spec: str):
         raise explain(e, spec) from None
     _clients[spec] = c
     return c
+
+
+def _check_lite_lock(db: Path) -> None:
+    """Milvus Lite locks its folder for one process; opening a locked one fails in a background thread
+    with a traceback and a vague error, so the lock is tried (and let go) here first."""
+    import fcntl
+
+    lock = db / "LOCK"  # milvus_lite.db.LOCK_FILENAME
+    if not lock.is_file():
+        return
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        raise IndexError_(f"{db} is open in another process (Milvus Lite admits one at a time): stop it "
+                          "(the app or a build), or serve the .db with `milvus-lite server` and use its URI") from None
+    finally:
+        os.close(fd)
 
 
 def forget(spec: str) -> None:

@@ -20,9 +20,11 @@ Vectors come from, in order: the live rows with the same passage hash, the local
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -31,11 +33,10 @@ import numpy as np
 from .. import storage
 from ..articles import decode, parse_article
 from ..config import Settings
-from ..embedding import Embedder, load_embedder, same_model
+from ..embedding import Embedder, load_embedder
 from ..errors import ArticleError, SeedsError
 from ..index import (
     BuildReport,
-    CheckResult,
     Progress,
     _article_record,
     _chunk_records,
@@ -210,20 +211,44 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
     model, ident = embedder.identity(), settings_identity(settings)
     report = BuildReport(spec)  # type: ignore[arg-type] - printed as where the index was written
     lock_dir = settings.cache / "locks" / hashlib.sha256(spec.encode()).hexdigest()[:16]
-    with storage.build_lock(lock_dir):
-        c = mv.client(spec)
-        try:
-            return _build(c, spec, settings, embedder, model, ident, files, report, progress, t0)
-        except (SeedsError, ArticleError):
-            raise
-        except Exception as e:
-            if isinstance(e, mv.QAError):
-                raise
-            from pymilvus.exceptions import MilvusException
+    with storage.build_lock(lock_dir), _errors(spec):
+        return _build(mv.client(spec), spec, settings, embedder, model, ident, files, report, progress, t0)
 
-            if isinstance(e, MilvusException | OSError | ConnectionError):
-                raise mv.explain(e, spec) from None
-            raise
+
+@contextlib.contextmanager
+def _errors(spec: str) -> Iterator[None]:
+    """Milvus and connection failures as one-line QAErrors (others, e.g. a bug, stay tracebacks)."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except (MilvusException, ConnectionError) as e:
+        raise mv.explain(e, spec) from None
+
+
+def settle(c, name: str, seconds: float = 120) -> None:
+    """Flush, then make the index real before publishing. Milvus Lite builds indexes in the background
+    while describe_index already says Finished (searches are brute force meanwhile): release + load makes
+    it build now. Reloading while its background writer still writes an index file fails now and then
+    ("read error ... Resource temporarily unavailable", seen in tests), so the load is tried again."""
+    from pymilvus.exceptions import MilvusException
+
+    c.flush(name)
+    deadline = time.monotonic() + seconds
+    for attempt in range(5):
+        try:
+            c.release_collection(name)
+            c.load_collection(name)
+            return
+        except MilvusException:
+            if attempt == 4 or time.monotonic() > deadline:
+                raise
+            time.sleep(1 + attempt)
+
+
+def _load(c, manifest: dict) -> None:
+    for name in manifest["collections"].values():  # load state is not persisted (Lite): always load
+        c.load_collection(name)
 
 
 def _build(c, spec, settings, embedder, model, ident, files, report, progress, t0) -> BuildReport:
@@ -231,6 +256,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
     _ensure_meta(c)
     old = mv.read_manifest(c, spec)
     if old is not None:
+        _load(c, old)
         old = _finish(c, old)
     same = old is not None and old.get("format") == FORMAT and old["model"] == model and \
         old["settings"] == ident and old.get("bm25") == bm25
@@ -316,11 +342,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
     if not n_chunks:
         raise SeedsError(f"none of the {len(files)} files in {settings.seeds} has article text")
     for name in collections.values():
-        c.flush(name)
-        # Lite builds an index in the background while describe_index already says Finished (searches
-        # are brute force meanwhile): release + load makes it build now.
-        c.release_collection(name)
-        c.load_collection(name)
+        settle(c, name)
     report.articles, report.chunks, report.embedded = n_articles, n_chunks, vectors.embedded
     report.reused, report.index_kind = n_chunks - vectors.embedded, "milvus-hnsw"
     report.seconds = time.perf_counter() - t0
@@ -348,34 +370,3 @@ def _versions() -> dict:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
-
-
-def check(settings: Settings) -> CheckResult:
-    """Does the Milvus index match the articles, the settings and the model? Loads no model."""
-    spec = settings.store
-    c = mv.client(spec)  # an unreachable server or a refused token is an error (exit 2), not a stale index
-    manifest = mv.read_manifest(c, spec)
-    if manifest is None:
-        return CheckResult(False, [f"no newsqa index in Milvus at {spec}: run `qa build --store {spec}`"])
-    live = _live_articles(c, manifest)
-    problems = []
-    if not same_model(manifest["model"].get("model"), settings.model):
-        problems.append(f"index was built with model {manifest['model'].get('model')!r}, "
-                        f"settings ask for {settings.model!r}")
-    if manifest.get("settings") != settings_identity(settings):
-        problems.append("chunking, tokenizer or user dictionary settings changed since the build")
-    try:
-        files = seed_files(settings.seeds)
-    except SeedsError as e:
-        return CheckResult(False, [str(e)], manifest)
-    report = BuildReport(spec)  # type: ignore[arg-type]
-    groups = _scan(files, settings.seeds, report)
-    now = {(p, d) for d, paths in groups.items() for p in paths}
-    indexed = {(p, d) for (_, d), a in live.items() for p in json.loads(a["paths"])}
-    skipped = {s[0] for s in manifest.get("skipped", [])}
-    changed = sorted(p for p, _ in now - indexed if p not in skipped)
-    gone = sorted(p for p, _ in indexed - now)
-    for label, paths in (("new or changed", changed), ("deleted or changed", gone)):
-        if paths:
-            problems.append(f"{len(paths)} {label} article file(s) since the build, e.g. {paths[0]}")
-    return CheckResult(not problems, problems, manifest)

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from . import milvus as mv
-from .milvus_build import _ensure_meta, _publish, _schemas
+from .milvus_build import _ensure_meta, _publish, _schemas, settle
 
 BATCH = 1000
 
@@ -51,9 +51,7 @@ def write_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], vecto
     for b in range(0, len(art_rows), BATCH):
         c.insert(collections["articles"], art_rows[b:b + BATCH])
     for name in collections.values():
-        c.flush(name)
-        c.release_collection(name)  # Lite: forces the background index build now (see milvus_build)
-        c.load_collection(name)
+        settle(c, name)
     _publish(c, {"format": 1, "epoch": epoch, "published": 1, "retired": [], "collections": collections,
                  "model": model, "settings": {}, "bm25": bm25, "server_version": server_version,
                  "sources": sorted({a.get("source") for a in arts.values() if a.get("source")}),
