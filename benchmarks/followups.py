@@ -84,8 +84,6 @@ def undump(rec: dict) -> dict:
     def search(o: dict) -> conversation.Search:
         return conversation.Search("", None, [], None, o.get("score"), o["in_scope"])
 
-    if rec["lang"] != "zh":  # a dump made before coverage was Chinese-only
-        rec = {**rec, "coverage": None}
     return {**rec, "_alone": search(rec["alone"]), "_joined": search(rec["joined"])}
 
 
@@ -174,6 +172,11 @@ def main() -> None:
         retriever, _ = corpus_retriever(corpus, embedder, Settings.load().cache)
     if args.from_dump:
         recs = [undump(json.loads(x)) for x in args.from_dump.read_text(encoding="utf-8").splitlines() if x.strip()]
+        # keyword coverage needs no model: recomputed, so a change to its rule needs no new run
+        corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
+        keywords, _ = corpus_retriever(corpus, None, Settings.load().cache)
+        for r in recs:
+            r["coverage"] = conversation.coverage(keywords, r["question"], language_of(r["question"]))
     else:
         recs = run(rows, retriever, SentenceScorer(embedder, sentences=sentence_embedder(embedder)))
     jm, lm, floor = tune(recs) if args.tune else (conversation.JOIN_MARGIN, conversation.LEAN_MARGIN,

@@ -30,7 +30,7 @@ from .text import query_tokens
 JOIN_MARGIN = 12.0
 LEAN_MARGIN = 1.0
 OWN_FLOOR = -0.08
-COVERAGE_FLOOR = 0.75
+COVERAGE_FLOOR = 0.8
 CONTEXT_CHARS = 300  # at most this much earlier text joins the question (the newest end of it)
 
 _LEANS = {
@@ -116,10 +116,16 @@ def _own_words_found(retriever: Retriever, question: str, hits: list[Hit]) -> bo
     return own >= KEYWORD_SUPPORT / 2
 
 
+# Question words and the words a follow-up leans with: a small archive may lack them, and they say nothing
+# about whether the question's topic is in the articles.
+_FUNCTION_ZH = frozenset(
+    ["什么", "哪", "哪天", "哪里", "哪儿", "哪个", "哪些", "哪位", "哪年", "哪一年", "谁", "多少", "几", "何时", "为什么", "为何", "怎么", "怎样", "如何", "吗", "呢", "是否", "何", "那", "那么", "还有", "另外", "然后", "此外", "它", "它们", "他", "她", "他们", "她们", "这", "这个", "那个", "这些", "那些", "该", "其", "此"])
+
+
 def coverage(retriever: Retriever, question: str, language: str) -> float | None:
-    """Share of a Chinese question's words that occur anywhere in the (mostly Chinese) articles; None for
-    other languages, whose words the articles' keyword side cannot see."""
-    toks = [t for t in query_tokens(question) if len(t) > 1 or not t.isascii()]
+    """Share of a Chinese question's own words (not its question words or pronouns) that occur anywhere in
+    the (mostly Chinese) articles; None for other languages, whose words the keyword side cannot see."""
+    toks = [t for t in query_tokens(question) if (len(t) > 1 or not t.isascii()) and t not in _FUNCTION_ZH]
     if language != "zh" or not toks:
         return None
     return retriever.index.keywords.coverage(toks)
