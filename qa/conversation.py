@@ -4,9 +4,10 @@ The context is the previous question (and the one before it when the previous le
 joined search is kept only when the signals say it helps (benchmarks/followups.py measures the rule on a
 follow-up set built from the eval sets, `benchmarks/followups.jsonl`):
   - the question alone is out of scope, the joined search is in scope, the question leans on what came before
-    (a pronoun or an opener such as "那", "它", "and what about"), and the question alone still relates to the
-    joined search's top passage: its cosine to it minus its best cosine to the off-topic background is above
-    OWN_FLOOR (so an off-topic follow-up "那特朗普的关税政策呢？" still abstains); or
+    (a pronoun or an opener such as "那", "它", "and what about"), and its own words belong to the articles: the
+    question alone relates to the joined search's top passage (cosine minus its best cosine to the off-topic
+    background above OWN_FLOOR) and, for a Chinese question, at least COVERAGE_FLOOR of its words occur in
+    the articles (so an off-topic follow-up "那特朗普的关税政策呢？" still abstains); or
   - both are in scope and the joined search is clearly more relevant: its in-scope score (qa/evidence.py's
     rule) beats the question's own by JOIN_MARGIN, or by LEAN_MARGIN when the question leans.
 The wording is a prior, never enough alone: a leaning question is joined only when the signals agree.
@@ -26,9 +27,10 @@ from .search import Filters, Hit, Retriever
 from .text import query_tokens
 
 # Fitted on the dev half of benchmarks/followups.jsonl (benchmarks/followups.py; numbers in benchmarks/README.md).
-JOIN_MARGIN = 8.0
+JOIN_MARGIN = 12.0
 LEAN_MARGIN = 1.0
-OWN_FLOOR = -0.1
+OWN_FLOOR = -0.08
+COVERAGE_FLOOR = 0.8
 CONTEXT_CHARS = 300  # at most this much earlier text joins the question (the newest end of it)
 
 _LEANS = {
@@ -115,22 +117,42 @@ def _own_words_found(retriever: Retriever, question: str, hits: list[Hit]) -> bo
     return own >= KEYWORD_SUPPORT / 2
 
 
+# Question words and the words a follow-up leans with: a small archive may lack them, and they say nothing
+# about whether the question's topic is in the articles.
+_FUNCTION_ZH = frozenset(
+    ["什么", "哪", "哪天", "哪里", "哪儿", "哪个", "哪些", "哪位", "哪年", "哪一年", "谁", "多少", "几", "何时", "为什么", "为何", "怎么", "怎样", "如何", "吗", "呢", "是否", "何", "那", "那么", "还有", "另外", "然后", "此外", "它", "它们", "他", "她", "他们", "她们", "这", "这个", "那个", "这些", "那些", "该", "其", "此"])
+
+
+def coverage(retriever: Retriever, question: str, language: str) -> float | None:
+    """Share of a Chinese question's own words (not its question words or pronouns) that occur anywhere in
+    the (mostly Chinese) articles; None for other languages, whose words the keyword side cannot see."""
+    toks = [t for t in query_tokens(question) if (len(t) > 1 or not t.isascii()) and t not in _FUNCTION_ZH]
+    if language != "zh" or not toks:
+        return None
+    return retriever.index.keywords.coverage(toks)
+
+
+def own_ok(own: float | None, cover: float | None, own_floor: float = OWN_FLOOR,
+           coverage_floor: float = COVERAGE_FLOOR) -> bool:
+    """The question's own words belong to the articles (see the module docstring)."""
+    return own is not None and own > own_floor and (cover is None or cover >= coverage_floor)
+
+
 def _relevance(s: Search) -> float:
     if s.score is not None:
         return s.score
     return s.signals.support if s.signals is not None else 0.0
 
 
-def choose(alone: Search, joined: Search, leaning: bool, own: float | bool | None, mode: str,
-           join_margin: float = JOIN_MARGIN, lean_margin: float = LEAN_MARGIN,
-           own_floor: float = OWN_FLOOR) -> tuple[bool, str]:
+def choose(alone: Search, joined: Search, leaning: bool, own: bool, mode: str,
+           join_margin: float = JOIN_MARGIN, lean_margin: float = LEAN_MARGIN) -> tuple[bool, str]:
     """The rule of the module docstring on two finished searches: (use the joined search?, why).
-    `own`: `own_relevance` (a number), or in keyword mode whether the question's own words were found."""
+    `own`: whether the question's own words belong to the articles (`own_ok`; keyword mode: found in the
+    joined passages)."""
     if not joined.in_scope:
         return False, "joined out of scope"
     if not alone.in_scope:
-        own_ok = own if isinstance(own, bool) else (own is not None and own > own_floor)
-        if leaning and own_ok:
+        if leaning and own:
             return True, "alone out of scope, joined in scope, the question leans on the context"
         return False, "alone out of scope, and the question does not lean on the context or is unrelated to it"
     margin = lean_margin if leaning else join_margin
@@ -149,9 +171,9 @@ def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, l
     if not context or context == question:
         return Decision(alone, False, alone, None, "no history")
     joined = run_search(retriever, scorer, f"{context} {question}", language, k, mode, filters, today)
-    own: float | bool | None = None
+    own = False
     if joined.in_scope and not alone.in_scope:
         own = (_own_words_found(retriever, question, joined.hits) if mode == "keyword"
-               else own_relevance(retriever, scorer, alone, joined))
+               else own_ok(own_relevance(retriever, scorer, alone, joined), coverage(retriever, question, language)))
     use, reason = choose(alone, joined, leans(question, language), own, mode)
     return Decision(joined if use else alone, use, alone, joined, reason)

@@ -14,7 +14,17 @@ import pytest
 import qa
 from qa import Asker, Settings
 from qa.config import DEFAULT_MODEL
-from qa.conversation import JOIN_MARGIN, LEAN_MARGIN, OWN_FLOOR, Search, choose, context_of, leans
+from qa.conversation import (
+    COVERAGE_FLOOR,
+    JOIN_MARGIN,
+    LEAN_MARGIN,
+    OWN_FLOOR,
+    Search,
+    choose,
+    context_of,
+    leans,
+    own_ok,
+)
 from qa.render import reply_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,25 +56,27 @@ def test_context_is_the_previous_question_and_its_own_antecedent():
 
 def test_choose_keeps_the_context_only_when_the_signals_favour_it():
     a_in, a_out = search(1.0, True), search(-2.0, False)
-    related, unrelated = OWN_FLOOR + 0.05, OWN_FLOOR - 0.05
     # the joined search out of scope: never
-    assert choose(a_in, search(-1.0, False), True, related, "hybrid")[0] is False
-    assert choose(a_out, search(-1.0, False), True, related, "hybrid")[0] is False
-    # alone out of scope, joined in scope: when the question leans on the context and still relates to the
-    # joined passage; the wording alone is not enough, nor is the relation alone
-    assert choose(a_out, search(0.5, True), True, related, "hybrid")[0] is True
-    assert choose(a_out, search(0.5, True), True, unrelated, "hybrid")[0] is False
-    assert choose(a_out, search(0.5, True), False, related, "hybrid")[0] is False
-    assert choose(a_out, search(0.5, True), True, None, "hybrid")[0] is False
-    # keyword mode: whether the question's own words were found
-    assert choose(a_out, search(None, True), True, True, "keyword")[0] is True
-    assert choose(a_out, search(None, True), True, False, "keyword")[0] is False
+    assert choose(a_in, search(-1.0, False), True, True, "hybrid")[0] is False
+    assert choose(a_out, search(-1.0, False), True, True, "hybrid")[0] is False
+    # alone out of scope, joined in scope: when the question leans on the context and its own words belong to
+    # the articles; the wording alone is not enough, nor are the words alone
+    assert choose(a_out, search(0.5, True), True, True, "hybrid")[0] is True
+    assert choose(a_out, search(0.5, True), True, False, "hybrid")[0] is False
+    assert choose(a_out, search(0.5, True), False, True, "hybrid")[0] is False
     # both in scope: the joined search must be clearly more relevant; less so when the question leans
-    assert choose(a_in, search(1.0 + JOIN_MARGIN + 0.1, True), False, None, "hybrid")[0] is True
-    assert choose(a_in, search(1.0 + JOIN_MARGIN - 0.1, True), False, None, "hybrid")[0] is False
-    assert choose(a_in, search(1.0 + LEAN_MARGIN + 0.1, True), True, None, "hybrid")[0] is True
-    assert choose(a_in, search(1.0 + LEAN_MARGIN - 0.1, True), True, None, "hybrid")[0] is False
+    assert choose(a_in, search(1.0 + JOIN_MARGIN + 0.1, True), False, False, "hybrid")[0] is True
+    assert choose(a_in, search(1.0 + JOIN_MARGIN - 0.1, True), False, False, "hybrid")[0] is False
+    assert choose(a_in, search(1.0 + LEAN_MARGIN + 0.1, True), True, False, "hybrid")[0] is True
+    assert choose(a_in, search(1.0 + LEAN_MARGIN - 0.1, True), True, False, "hybrid")[0] is False
     assert LEAN_MARGIN <= JOIN_MARGIN
+
+
+def test_own_words_need_the_dense_relation_and_for_chinese_the_coverage():
+    assert own_ok(OWN_FLOOR + 0.01, None) and own_ok(OWN_FLOOR + 0.01, COVERAGE_FLOOR)
+    assert not own_ok(OWN_FLOOR - 0.01, 1.0)
+    assert not own_ok(OWN_FLOOR + 0.01, COVERAGE_FLOOR - 0.01)
+    assert not own_ok(None, 1.0)
 
 
 # --- the real model over the seed article ---------------------------------------------------------------------------
