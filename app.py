@@ -16,7 +16,8 @@ import gradio as gr  # noqa: E402 - analytics must be off before gradio is impor
 import yaml  # noqa: E402
 
 from qa import Asker, Filters, QAError, Settings  # noqa: E402
-from qa.render import cards_html, esc, inline, md_text, panel_html, reply_html  # noqa: E402
+from qa.render import cards_html, esc, inline, md_text, panel_html, reply_html, streaming_html, written_html  # noqa: E402
+from qa.written import Answer, LLMConfig, stream_written, write_answer  # noqa: E402 - written answers (issue 10)
 
 log = logging.getLogger("newsqa.app")
 CSS = (Path(__file__).parent / "app.css").read_text(encoding="utf-8")
@@ -61,6 +62,7 @@ class Page:
         self.settings = settings
         self.asker: Asker | None = None
         self.problem: str | None = None
+        self.llm = LLMConfig.from_settings(settings)  # None: quoted answers only (qa/written.py)
         self.reopen()
 
     def reopen(self) -> None:
@@ -80,14 +82,17 @@ class Page:
         m = self.asker.retriever.index.manifest if self.asker else {}
         c = m.get("counts", {})
         return (f'<div class="qa-status">{c.get("articles", 0)} articles · {c.get("chunks", 0)} passages · '
-                f'model {esc(m.get("model", {}).get("model"))} · built {esc(str(m.get("created", ""))[:16])}</div>')
+                f'model {esc(m.get("model", {}).get("model"))} · built {esc(str(m.get("created", ""))[:16])}'
+                + self.llm_status() + '</div>')
 
-    def answer(self, question: str, history: list[str], k: int, mode: str, source: str, since: str, until: str):
+    def answer(self, question: str, history: list[str], k: int, mode: str, source: str, since: str, until: str,
+               write: bool = True):
         self.reopen()
         if self.asker is None:
             raise QAError(self.problem or "the index is not available")
         filters = Filters(source.strip() or None, since.strip() or None, until.strip() or None)
-        return self.asker.ask(question, history, int(k), mode, filters)
+        ans = self.asker.ask(question, history, int(k), mode, filters)
+        return write_answer(ans, self.llm, self.asker.scorer.sentence_model) if self.llm and write else ans
 
     def respond(self, question, chat, questions, earlier, k, mode, source, since, until):
         chat = list(chat or [])
@@ -115,6 +120,48 @@ class Page:
                       "has the details. 回答时出错，详情见服务器日志。"}]
             cards = ""
         return chat, cards, questions, earlier, "", self.status()
+
+    # Written answers (issue 10): used instead of `respond` when a model is configured.
+    def llm_status(self) -> str:
+        if not self.llm:
+            return ""
+        note = "" if self.llm.is_local else f" (questions and passages are sent to {self.llm.host})"
+        return f' · answers written by {esc(self.llm.model)} at {esc(self.llm.host)}{esc(note)}'
+
+    def respond_stream(self, question, chat, questions, earlier, k, mode, source, since, until):
+        """`respond` with a written answer: the model's tokens stream into the bubble, then the checked answer
+        (or the quoted one with the reason) replaces it. The cards of the passages sent show meanwhile."""
+        base, questions, earlier = list(chat or []), list(questions or []), list(earlier or [])
+        try:
+            quoted = self.answer(question or "", questions, k, mode, source or "", since or "", until or "", write=False)
+        except Exception:  # noqa: BLE001 - `respond` renders the error (or the log keeps the traceback)
+            yield self.respond(question, chat, questions, earlier, k, mode, source, since, until)
+            return
+        turn = sum(1 for m in base if m.get("role") == "user") + 1
+        user = {"role": "user", "content": md_text(quoted.question or question or "")}
+        articles = self.asker.retriever.index.articles
+        final = quoted
+        try:
+            cards = panel_html(cards_html(quoted, articles, turn), earlier)
+            for item in stream_written(quoted, self.llm, self.asker.scorer.sentence_model):
+                if isinstance(item, Answer):
+                    final = item
+                    break
+                bubble = streaming_html(item, self.llm.model, self.llm.host)
+                yield base + [user, {"role": "assistant", "content": bubble}], cards, questions, earlier, "", \
+                    self.status()
+            reply = (written_html(final, turn, self.llm.model, self.llm.host, self.llm.is_local) if final.generated
+                     else reply_html(final, turn))
+        except Exception:  # noqa: BLE001 - the page shows a sentence, the log keeps the traceback
+            log.error("writing the answer to %r failed:\n%s", question, traceback.format_exc())
+            final, reply = quoted, reply_html(quoted, turn)
+        latest = cards_html(final, articles, turn)
+        if final.question:
+            questions.append(final.question)
+        cards = panel_html(latest, earlier)
+        if final.hits:
+            earlier = [(final.question, latest), *earlier][:MAX_EARLIER]
+        yield base + [user, {"role": "assistant", "content": reply}], cards, questions, earlier, "", self.status()
 
 
 def build_page(settings: Settings) -> gr.Blocks:
@@ -158,8 +205,9 @@ def build_page(settings: Settings) -> gr.Blocks:
                                 elem_id="qa-cards")
         inputs = [box, chat, questions, earlier, k, mode, source, since, until]
         outputs = [chat, cards, questions, earlier, box, status]
-        box.submit(page.respond, inputs, outputs, api_visibility="private")
-        send.click(page.respond, inputs, outputs, api_visibility="private")
+        respond = page.respond_stream if page.llm else page.respond
+        box.submit(respond, inputs, outputs, api_visibility="private")
+        send.click(respond, inputs, outputs, api_visibility="private")
         clear.click(lambda: ([], "", [], [], page.status()), None, [chat, cards, questions, earlier, status],
                     api_visibility="private")
         gr.api(ask, api_name="ask")

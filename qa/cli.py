@@ -18,6 +18,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="embedding model (QA_MODEL, default e5-small; see README)")
 
 
+def llm_flags(p: argparse.ArgumentParser) -> None:
+    """Written answers by an OpenAI-compatible model (qa/written.py); the key only from QA_LLM_KEY."""
+    p.add_argument("--llm-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (QA_LLM_URL; "
+                                     "default: no model, quoted answers)")
+    p.add_argument("--llm-model", help="model name on that server, e.g. qwen2.5:7b (QA_LLM_MODEL)")
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="qa", description="Question answering over a folder of news articles.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -39,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--since", help="only articles dated on or after YYYY-MM-DD")
     a.add_argument("--until", help="only articles dated on or before YYYY-MM-DD")
     a.add_argument("--json", action="store_true", help="print one JSON object")
+    llm_flags(a)
 
     e = sub.add_parser("eval", help="score retrieval on a corpus/queries set")
     e.add_argument("--corpus", required=True, type=Path)
@@ -56,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", help="address to bind (QA_HOST, default 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (QA_PORT, default 7860)")
     s.add_argument("--no-build", action="store_true", help="do not build a missing or stale index")
+    llm_flags(s)
     return ap
 
 
@@ -73,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("seeds", "index", "model", "k", "mode", "host", "port")
+    keys = ("seeds", "index", "model", "k", "mode", "host", "port", "llm_url", "llm_model")
     return Settings.load(**{k: getattr(args, k, None) for k in keys})
 
 
@@ -137,16 +146,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from .answer import Asker
+    from .llm import LLMConfig
     from .search import Filters
 
     settings = _settings(args)
+    llm = LLMConfig.from_settings(settings)
     asker = Asker.open(settings)
     result = asker.ask(args.question, k=settings.k, mode=settings.mode,
                        filters=Filters(args.source, args.since, args.until))
+    if llm is not None:
+        from .written import write_answer
+
+        result = write_answer(result, llm, asker.scorer.sentence_model)
     if args.json:
         print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))
         return 0
     print(result.answer_text())
+    if result.generated and llm is not None:
+        print(f"(written by {llm.model} at {llm.host}; every sentence checked against the passage it cites)")
+    if result.notice:
+        print(result.notice)
     print()
     for hit in result.hits:
         meta = " · ".join(x for x in (hit.source, hit.date) if x)

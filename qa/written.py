@@ -24,6 +24,8 @@ from . import grounding, llm
 from .answer import Answer
 from .evidence import Sentence
 from .llm import LLMConfig, LLMError
+
+__all__ = ["Answer", "LLMConfig", "finish", "messages", "stream_written", "write_answer"]
 from .replies import language_of
 
 LANGUAGES = {"zh": "Simplified Chinese (简体中文)", "en": "English", "ja": "Japanese", "ko": "Korean",
@@ -55,7 +57,7 @@ def messages(question: str, passages: list[tuple[str, str]], language: str) -> l
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def stream(answer: Answer, config: LLMConfig, sentence_model) -> Iterator[str | Answer]:
+def stream_written(answer: Answer, config: LLMConfig, sentence_model) -> Iterator[str | Answer]:
     """Yield the reply's text so far as it grows, then the final Answer (checked, or the quoted one + notice).
     `answer` is the quoted Answer of the same question (Asker.ask). Never raises for server failures."""
     if answer.abstained or not answer.hits or not answer.question:
@@ -104,10 +106,10 @@ def finish(answer: Answer, text: str, config: LLMConfig, sentence_model) -> Answ
                                sentences=[v.as_json() for v in verdicts], notice=_join(answer.notice, notice))
 
 
-def ask(answer: Answer, config: LLMConfig, sentence_model) -> Answer:
+def write_answer(answer: Answer, config: LLMConfig, sentence_model) -> Answer:
     """The final Answer without watching the tokens (CLI, /ask)."""
     final = answer
-    for item in stream(answer, config, sentence_model):
+    for item in stream_written(answer, config, sentence_model):
         if isinstance(item, Answer):
             final = item
     return final
