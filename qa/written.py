@@ -83,16 +83,16 @@ def finish(answer: Answer, text: str, config: LLMConfig, sentence_model) -> Answ
     if not body:
         return _fallback(answer, f"{config.model} at {config.host} sent an empty reply")
     if language_of(body) != lang:
-        wrote = LANGUAGES.get(language_of(body), language_of(body)).split(" (")[0]
-        want = LANGUAGES.get(lang, lang).split(" (")[0]
-        return _fallback(answer, f"{config.model} answered in {wrote}, not {want}")
+        return _fallback(answer, _wrong_language(config, language_of(body), lang))
     refuse = tuple(_fold_rule(r) for r in RULES)
     verdicts = grounding.check(text, [h.text for h in answer.hits], sentence_model, refuse)
     kept = [v for v in verdicts if v.supported]
     if not kept or len(kept) < MIN_KEPT * len(verdicts):
         return _fallback(answer, f"{config.model}'s answer was not supported by the passages it cites "
-                                 f"({len(kept)} of {len(verdicts)} sentences), so the articles' own words are shown",
-                         verdicts)
+                                 f"({len(kept)} of {len(verdicts)} sentences)", verdicts)
+    kept_lang = language_of(" ".join(v.text for v in kept))
+    if kept_lang != lang:  # e.g. quotes in the articles' language kept, the asker's-language part removed
+        return _fallback(answer, _wrong_language(config, kept_lang, lang), verdicts)
     sep = "" if lang in ("zh", "ja") else " "
     written = sep.join(v.display() for v in kept)
     evidence = [Sentence(i, answer.hits[i].text[a:b], a, b, v.similarity) for v in kept for i, a, b in v.spans]
@@ -113,6 +113,13 @@ def write_answer(answer: Answer, config: LLMConfig, sentence_model) -> Answer:
         if isinstance(item, Answer):
             final = item
     return final
+
+
+def _wrong_language(config: LLMConfig, wrote: str, want: str) -> str:
+    def name(code: str) -> str:
+        return LANGUAGES.get(code, code).split(" (")[0]
+
+    return f"{config.model} answered in {name(wrote)}, not {name(want)}"
 
 
 def _fallback(answer: Answer, cause: str, verdicts: list | None = None) -> Answer:

@@ -117,6 +117,13 @@ def test_an_article_the_model_obeys_changes_nothing_that_survives(asker, server)
     assert prompt.rfind("<<<passage", 0, fence) > prompt.rfind("<<<end", 0, fence)
 
 
+def test_an_obeyed_injection_under_an_english_question_leaves_no_trace(asker, server):
+    ans = written(asker, server, "obey-injection", "How many runners took part in the city marathon?")
+    text = ans.answer_text()
+    assert "pwned" not in text and "fake" not in text and all(rule[:40] not in text for rule in RULES)
+    assert not ans.generated or language_of(ans.written) == "en"
+
+
 def test_no_model_call_when_the_retriever_abstains(asker, server):
     before = len(server.requests)
     ans = written(asker, server, "faithful", "今天天气怎么样？我想学做红烧肉。")
