@@ -110,7 +110,7 @@ def stream(config: LLMConfig, messages: list[dict]) -> Iterator[str]:
         if finish == "length":
             raise LLMError(f"the reply was cut at the {config.max_tokens}-token limit (QA_LLM_MAX_TOKENS)")
         if not got:
-            raise LLMError(f"{config.model} at {config.host} sent an empty reply")
+            raise LLMError(f"{config.host} sent an empty reply")
     finally:
         client.close()
 
