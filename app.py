@@ -19,7 +19,17 @@ import yaml  # noqa: E402
 from qa import Asker, Filters, QAError, Settings  # noqa: E402
 from qa.errors import InputError  # noqa: E402
 from qa.limits import BodyLimit, CallArguments  # noqa: E402
-from qa.render import cards_html, esc, inline, md_text, panel_html, reply_html  # noqa: E402
+from qa.render import (  # noqa: E402
+    cards_html,
+    esc,
+    inline,
+    md_text,
+    panel_html,
+    reply_html,
+    streaming_html,
+    written_html,
+)
+from qa.written import Answer, LLMConfig, stream_written, write_answer  # noqa: E402 - written answers (issue 10)
 
 log = logging.getLogger("newsqa.app")
 CSS = (Path(__file__).parent / "app.css").read_text(encoding="utf-8")
@@ -117,6 +127,7 @@ class Page:
         self.asker: Asker | None = None
         self.problem: str | None = None
         self.lanes = Lanes()
+        self.llm = LLMConfig.from_settings(settings)  # None: quoted answers only (qa/written.py)
         self.reopen()
 
     def reopen(self) -> None:
@@ -138,9 +149,11 @@ class Page:
         n_articles, n_chunks = c.get("articles", 0), c.get("chunks", 0)
         return (f'<div class="qa-status">{n_articles} article{"" if n_articles == 1 else "s"} · '
                 f'{n_chunks} passage{"" if n_chunks == 1 else "s"} · '
-                f'model {esc(m.get("model", {}).get("model"))} · built {esc(str(m.get("created", ""))[:16])}</div>')
+                f'model {esc(m.get("model", {}).get("model"))} · built {esc(str(m.get("created", ""))[:16])}'
+                + self.llm_status() + '</div>')
 
-    def answer(self, question: str, history: list[str], k: int, mode: str, source: str, since: str, until: str):
+    def answer(self, question: str, history: list[str], k: int, mode: str, source: str, since: str, until: str,
+               write: bool = True):
         self.reopen()
         if self.asker is None or self.problem:
             # a problem with an open Asker: e.g. the index was rebuilt with another model and the
@@ -148,7 +161,8 @@ class Page:
             raise QAError(self.problem or "the index is not available")
         filters = Filters(source.strip() or None, since.strip() or None, until.strip() or None)
         cost = len(question) + sum(len(h) for h in history)
-        return self.lanes.run(cost, lambda: self.asker.ask(question, history, int(k), mode, filters))
+        ans = self.lanes.run(cost, lambda: self.asker.ask(question, history, int(k), mode, filters))
+        return write_answer(ans, self.llm, self.asker.scorer.sentence_model) if self.llm and write else ans
 
     def api(self, question, history, k, mode, source, since, until) -> dict:
         """/ask: the answer's JSON, or the same keys with `error` set to a sentence naming the fix."""
@@ -192,6 +206,52 @@ class Page:
             cards = gr.skip()
         return chat, cards, questions, earlier, "", self.status()
 
+    # Written answers (issue 10): used instead of `respond` when a model is configured.
+    def llm_status(self) -> str:
+        if not self.llm:
+            return ""
+        note = "" if self.llm.is_local else f" (questions and passages are sent to {self.llm.host})"
+        return f' · answers written by {esc(self.llm.model)} at {esc(self.llm.host)}{esc(note)}'
+
+    def respond_stream(self, question, chat, questions, earlier, k, mode, source, since, until):
+        """`respond` with a written answer: the model's tokens stream into the bubble, then the checked answer
+        (or the quoted one with the reason) replaces it. The cards of the passages sent show meanwhile."""
+        if not (question or "").strip():  # an empty question changes nothing
+            yield (gr.skip(),) * 6
+            return
+        base, questions, earlier = list(chat or []), list(questions or [])[-MAX_HISTORY:], list(earlier or [])
+        try:
+            quoted = self.answer(question or "", questions, k, mode, source or "", since or "", until or "", write=False)
+        except Exception:  # noqa: BLE001 - `respond` renders the error (or the log keeps the traceback)
+            yield self.respond(question, chat, questions, earlier, k, mode, source, since, until)
+            return
+        turn = sum(1 for m in base if m.get("role") == "user") + 1
+        user = {"role": "user", "content": md_text(quoted.question or question or "")}
+        index_articles = self.asker.retriever.index.articles  # read from disk per lookup: once per article
+        articles = {aid: index_articles.get(aid, {}) for aid in dict.fromkeys(h.article_id for h in quoted.hits)}
+        final = quoted
+        try:
+            cards = panel_html(cards_html(quoted, articles, turn), earlier)
+            for item in stream_written(quoted, self.llm, self.asker.scorer.sentence_model):
+                if isinstance(item, Answer):
+                    final = item
+                    break
+                bubble = streaming_html(item, self.llm.model, self.llm.host)
+                yield base + [user, {"role": "assistant", "content": bubble}], cards, questions, earlier, "", \
+                    self.status()
+            reply = (written_html(final, turn, self.llm.model, self.llm.host, self.llm.is_local) if final.generated
+                     else reply_html(final, turn))
+        except Exception:  # noqa: BLE001 - the page shows a sentence, the log keeps the traceback
+            log.error("writing the answer to %r failed:\n%s", question, traceback.format_exc())
+            final, reply = quoted, reply_html(quoted, turn)
+        latest = cards_html(final, articles, turn)
+        if final.question:
+            questions = [*questions, final.question][-MAX_HISTORY:]
+        cards = panel_html(latest, earlier)
+        if final.hits:
+            earlier = [(final.question, cards_html(final, articles, turn, earlier=True)), *earlier][:MAX_EARLIER]
+        yield base + [user, {"role": "assistant", "content": reply}], cards, questions, earlier, "", self.status()
+
 
 def build_page(settings: Settings) -> gr.Blocks:
     page = Page(settings)
@@ -233,8 +293,9 @@ def build_page(settings: Settings) -> gr.Blocks:
                 cards = gr.HTML(EMPTY_PANEL, elem_id="qa-cards")
         inputs = [box, chat, questions, earlier, k, mode, source, since, until]
         outputs = [chat, cards, questions, earlier, box, status]
+        respond = page.respond_stream if page.llm else page.respond  # written answers stream
         for event in (box.submit, send.click):
-            event(page.respond, inputs, outputs, api_visibility="private", concurrency_limit=WORKERS,
+            event(respond, inputs, outputs, api_visibility="private", concurrency_limit=WORKERS,
                   concurrency_id="answer")
         # one conversation state: whatever empties the chat empties the history, the cards and the panel
         clear.click(lambda: ([], EMPTY_PANEL, [], [], "", page.status()), None,

@@ -36,6 +36,11 @@ class Answer:
     notice: str | None = None  # e.g. the question was cut to the length limit
     context_used: bool = False  # the search joined earlier context to the question ("Searched for" shows)
     time_range: str | None = None  # the dates a time expression in the question stood for (qa/timeexpr.py)
+    # Written answers (qa/written.py): the model's checked text; `evidence` then holds the spans supporting it.
+    generated: bool = False
+    model: str | None = None
+    written: str | None = None
+    sentences: list[dict] = field(default_factory=list)  # [{"text", "citations": [n], "supported"}]
 
     def cited(self) -> list[int]:
         """Hit indexes that the answer cites, in marker order ([1] is the first cited hit)."""
@@ -44,6 +49,8 @@ class Answer:
     def answer_text(self) -> str:
         if not self.question.strip():
             return phrase("type_question", self.language)
+        if self.generated and self.written:
+            return self.written
         if self.abstained or not self.evidence:
             return phrase("not_found", self.language)
         sep = "" if self.language in ("zh", "ja") else " "
@@ -60,7 +67,8 @@ class Answer:
                 "evidence": [{"citation": s.hit_index + 1, "chunk_id": self.hits[s.hit_index].chunk_id,
                               "text": s.text, "start": s.start, "end": s.end} for s in self.evidence],
                 "language": self.language, "relevance": None if self.relevance is None else round(self.relevance, 4),
-                "notice": self.notice, "context_used": self.context_used, "time_range": self.time_range}
+                "notice": self.notice, "context_used": self.context_used, "time_range": self.time_range,
+                "generated": self.generated, "model": self.model, "sentences": self.sentences}
 
 
 def clean_question(question: str, limit: int) -> tuple[str, bool]:

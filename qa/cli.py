@@ -59,6 +59,13 @@ def _asking(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", help="only articles dated on or before YYYY-MM-DD")
 
 
+def llm_flags(p: argparse.ArgumentParser) -> None:
+    """Written answers by an OpenAI-compatible model (qa/written.py); the key only from QA_LLM_KEY."""
+    p.add_argument("--llm-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (QA_LLM_URL; "
+                                     "default: no model, quoted answers)")
+    p.add_argument("--llm-model", help="model name on that server, e.g. qwen2.5:7b (QA_LLM_MODEL)")
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="qa", description="Question answering over a folder of news articles.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -81,9 +88,12 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.add_argument("--today", help="YYYY-MM-DD that '去年', 'last month' are relative to (QA_TODAY)")
 
+    llm_flags(a)
+
     t = sub.add_parser("chat", help="an interactive conversation (follow-up questions; /new starts over)")
     _common(t)
     _asking(t)
+    llm_flags(t)
 
     e = sub.add_parser("eval", help="score retrieval on a corpus/queries set")
     e.add_argument("--corpus", required=True, type=Path)
@@ -102,6 +112,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", help=f"address to bind (QA_HOST, default {DEFAULTS.host})")
     s.add_argument("--port", type=int, help=f"port (QA_PORT, default {DEFAULTS.port})")
     s.add_argument("--no-build", action="store_true", help="do not build a missing or stale index")
+    llm_flags(s)
     return ap
 
 
@@ -124,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("seeds", "index", "model", "k", "mode", "host", "port", "store", "today")
+    keys = ("seeds", "index", "model", "k", "mode", "host", "port", "store", "today", "llm_url", "llm_model")
     return Settings.load(**{k: getattr(args, k, None) for k in keys})
 
 
@@ -192,11 +203,14 @@ def _filters(args: argparse.Namespace):
     return Filters(args.source, args.since, args.until)
 
 
-def print_answer(result) -> None:
-    """The reply, its notices, then the numbered citations; an article's URL once per answer."""
+def print_answer(result, llm=None) -> None:
+    """The reply, who wrote it (a written answer), its notices, then the numbered citations; an article's
+    URL once per answer."""
     from .replies import phrase
 
     say(result.answer_text())
+    if result.generated and llm is not None:
+        say(f"(written by {llm.model} at {llm.host}; every sentence checked against the passage it cites)")
     if result.context_used:
         say(phrase("searched_for", result.language) + shown(result.searched_for, True))
     if result.notice:
@@ -222,15 +236,21 @@ def _json(data: dict) -> str:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from .answer import Asker
+    from .llm import LLMConfig
 
     settings = _settings(args)
     filters = _filters(args)
     asker = Asker.open(settings)
     result = asker.ask(args.question, args.history or [], k=settings.k, mode=settings.mode, filters=filters)
+    llm = LLMConfig.from_settings(settings)
+    if llm is not None:
+        from .written import write_answer
+
+        result = write_answer(result, llm, asker.scorer.sentence_model)
     if args.json:
         print(_json(result.as_json()))
         return 0
-    print_answer(result)
+    print_answer(result, llm)
     return 0
 
 
@@ -238,9 +258,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """Questions from the terminal until end of input; each is asked with the conversation's earlier
     questions (the same follow-up decision as the page). `/new` starts a new conversation."""
     from .answer import Asker
+    from .llm import LLMConfig
+    from .written import write_answer
 
     settings = _settings(args)
     filters = _filters(args)
+    llm = LLMConfig.from_settings(settings)
     asker = Asker.open(settings)
     interactive = sys.stdin.isatty()
     history_file = settings.cache / "chat_history"
@@ -271,7 +294,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if question in ("/quit", "/exit"):
                 break
             result = asker.ask(question, history, k=settings.k, mode=settings.mode, filters=filters)
-            print_answer(result)
+            if llm is not None:
+                result = write_answer(result, llm, asker.scorer.sentence_model)
+            print_answer(result, llm)
             say()
             history.append(result.question or question)
             history = history[-settings.max_history_items:]

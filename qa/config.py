@@ -25,6 +25,12 @@ ENV = {
     "follow_links": "QA_FOLLOW_LINKS",
     "store": "QA_STORE",
     "today": "QA_TODAY",
+    # Written answers (qa/llm.py, qa/written.py). The key is read from QA_LLM_KEY by qa/llm.py only: never a setting.
+    "llm_url": "QA_LLM_URL",
+    "llm_model": "QA_LLM_MODEL",
+    "llm_first_token_s": "QA_LLM_FIRST_TOKEN_S",
+    "llm_timeout_s": "QA_LLM_TIMEOUT_S",
+    "llm_max_tokens": "QA_LLM_MAX_TOKENS",
 }
 
 
@@ -54,6 +60,12 @@ class Settings:
     store: str = "local"
     max_request_bytes: int = 1_000_000  # the page's server answers 413 above this (qa/limits.py)
     today: str | None = None  # YYYY-MM-DD: "去年", "last month" are relative to it (default: the real today)
+    # An OpenAI-compatible server writes the answer when both are set (default: quoted answers, no model).
+    llm_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama)
+    llm_model: str | None = None  # e.g. qwen2.5:7b
+    llm_first_token_s: float = 30.0  # no first token by then: quoted answer (a cold local model loads slowly)
+    llm_timeout_s: float = 120.0  # the whole written answer
+    llm_max_tokens: int = 800  # a reply cut at this length is not used (3-5 sentences need ~200-400)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -99,6 +111,11 @@ def _convert(name: str, type_: object, raw: str, var: str) -> object:
             return int(raw)
         except ValueError:
             raise InputError(f"{var}={raw!r} is not a whole number: set it to e.g. 5") from None
+    if type_ in ("float", float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise InputError(f"{var}={raw!r} is not a number of seconds: set it to e.g. 30") from None
     if name == "mode" and raw not in ("keyword", "dense", "hybrid"):
         raise InputError(f"{var}={raw!r}: use keyword, dense or hybrid")
     return raw

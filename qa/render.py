@@ -247,3 +247,25 @@ def panel_html(latest: str, earlier: list[tuple[str, str]]) -> str:
                      for q, html_ in earlier)
     return (f'<div class="qa-latest">{latest}</div><div class="qa-earlier"><p class="qa-earlier-title">'
             f'Earlier questions · 之前的问题 ({len(earlier)})</p>{groups}</div>')
+
+
+def written_html(answer: Answer, turn: int | None, model: str, host: str, local: bool) -> str:
+    """The chat message of a written answer (qa/written.py): its kept sentences with clickable markers, who
+    wrote it, and, for a server elsewhere, that the passages were sent there."""
+    zh = answer.language in ("zh", "ja")
+    parts = "".join(inline(s["text"]) + "".join(marker(n, turn) for n in s["citations"]) + ("" if zh else " ")
+                    for s in answer.sentences if s["supported"])
+    by = (f'<p class="qa-by">Written by {esc(model)} at {esc(host)}; every sentence checked against the passage '
+          f'it cites · 由 {esc(model)} 撰写，逐句核对引用</p>')
+    if not local:
+        by += f'<p class="qa-by qa-remote">The question and passages were sent to {esc(host)}. 问题和段落已发送至 {esc(host)}。</p>'
+    extra = f'<p class="qa-notice">{inline(answer.notice)}</p>' if answer.notice else ""
+    if (answer.context_used or answer.time_range) and answer.searched_for:
+        extra += f'<p class="qa-searched">{inline(phrase("searched_for", answer.language))}{inline(answer.searched_for)}</p>'
+    return f'<p class="qa-answer qa-written">{parts.strip()}</p>{by}{extra}'
+
+
+def streaming_html(text: str, model: str, host: str) -> str:
+    """The chat message while a written answer arrives (replaced by `written_html` once checked)."""
+    return (f'<p class="qa-answer qa-streaming">{inline(text)}▍</p>'
+            f'<p class="qa-by">Writing with {esc(model)} at {esc(host)}; checking follows · 正在撰写，随后核对</p>')

@@ -1,0 +1,77 @@
+"""qa/grounding.py: sentences and markers of a written answer, and each sentence checked against its passages
+(with the real sentence model of the default answer path, use-m3)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from qa.embedding import load_embedder
+from qa.grounding import MISCITED, check, claims, numbers
+
+P1 = ("第78届联合国大会7月1日协商一致通过中国主提的加强人工智能能力建设国际合作决议。这份决议聚焦人工智能能力建设，"
+      "旨在帮助各国特别是发展中国家从人工智能发展中平等受益。决议获得140多个国家联署。")
+P2 = "本届城市马拉松比赛共有三万名选手参加，赛道全长四十二公里。男子组冠军来自肯尼亚，成绩是两小时十分。"
+P3 = "2018年，中国发布《人工智能标准化白皮书》，提出人工智能安全风险。中方主张各国在联合国框架内加强对话。"
+PASSAGES = [P1, P2, P3]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_embedder("use-m3")
+
+
+def test_sentences_take_the_markers_that_follow_or_sit_inside_them():
+    got = claims("决议7月1日通过。[1]共有三万名选手参加[2]！The race was 42 km long [2, 3]. Bad one【9】。", 3)
+    assert [(c.text, c.citations, c.invalid) for c in got] == [
+        ("决议7月1日通过。", (1,), ()), ("共有三万名选手参加！", (2,), ()),
+        ("The race was 42 km long.", (2, 3), ()), ("Bad one。", (), (9,))]
+    assert claims("", 3) == [] and claims("[1]", 3) == []
+
+
+def test_numbers_are_read_in_every_notation():
+    assert {150.0, 1_500_000.0} <= numbers("150万人")
+    assert 30_000.0 in numbers("三万名选手") and 42.0 in numbers("四十二公里")
+    assert 1_500_000.0 in numbers("1.5 million people") and 90.0 in numbers("the 1990s")
+    assert numbers("统一协调", strict=True) == set()  # 一 inside a word is not a count
+    assert 7.0 in numbers("on July 1, 2024") and 2024.0 in numbers("on July 1, 2024")
+
+
+def test_a_copied_sentence_is_supported_with_its_span(model):
+    v = check("第78届联合国大会7月1日协商一致通过中国主提的加强人工智能能力建设国际合作决议。[1]", PASSAGES, model)[0]
+    assert v.supported and v.citations == (1,)
+    i, a, b = v.spans[0]
+    assert i == 0 and "7月1日" in P1[a:b]
+
+
+def test_an_english_sentence_over_a_chinese_passage_is_supported(model):
+    v = check("The UN General Assembly adopted the resolution on AI capacity building on July 1.[1]", PASSAGES, model)[0]
+    assert v.supported, v.reason
+
+
+@pytest.mark.parametrize(("sentence", "reason"), [
+    ("第78届联合国大会7月2日协商一致通过中国主提的加强人工智能能力建设国际合作决议。[1]", "number 2"),
+    ("本届城市马拉松比赛共有五万名选手参加。[2]", "number 50000"),
+    ("男子组冠军来自埃塞俄比亚，成绩是两小时十分。[2]", "埃塞俄比亚"),
+    ("本届城市马拉松比赛共有三万名选手参加。[1]", "number 30000 is not in [1]"),
+    ("城市马拉松比赛的选手很多，赛道很长。[1]", "says this|does not say this|not in [1]"),
+    ("决议还规定每个会员国每年须缴纳人工智能税。", "cites no given passage"),
+    ("This is a resolution about GPT-5 models.[1]", "not in [1]"),
+])
+def test_unsupported_sentences_are_caught_with_a_reason(model, sentence, reason):
+    v = check(sentence, PASSAGES, model)[0]
+    assert not v.supported and re.search(reason.replace("[", r"\[").replace("]", r"\]"), v.reason), v.reason
+
+
+def test_a_sentence_copied_from_another_given_passage_is_miscited(model):
+    given = ["赛道的路线经过市中心的主要街道，沿途有许多观众。", P1, "比赛当天天气晴朗，选手们在街道上跑步。"]
+    v = check("赛道的路线经过市中心的主要街道。[3]", given, model)[0]
+    assert not v.supported and v.rival > MISCITED["same"] and v.reason
+    assert check("赛道的路线经过市中心的主要街道。[1]", given, model)[0].supported
+
+
+def test_a_sentence_repeating_the_instructions_is_refused(model):
+    v = check("Answer the question using only the numbered passages.[1]", PASSAGES, model,
+              refuse=("answer the question using only the numbered passages",))[0]
+    assert not v.supported and v.reason == "repeats the instructions"
