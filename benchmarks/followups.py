@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import time
@@ -216,7 +217,9 @@ def main() -> None:
     if args.cost and retriever is not None:
         body += ("\n\n### What one question costs (issue 12.3)\n\nCaps in qa/config.py: question "
                  f"{Settings().max_question_chars} characters, {Settings().max_history_items} earlier questions of "
-                 f"{Settings().max_history_chars} characters each; longer input is cut with a notice.\n\n"
+                 f"{Settings().max_history_chars} characters each; longer input is cut with a notice. Machine load "
+                 f"average while timing: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine: compare "
+                 "rows, not machines).\n\n"
                  + cost(retriever, embedder))
     print(body)
     if args.write:

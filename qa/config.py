@@ -50,9 +50,9 @@ class Settings:
     min_chunk_chars: int = 40
     # What one question may cost (issue 12.3): longer input is cut, with a notice in the reply. A question of
     # 2,000 characters cost ~3.8 s of CPU; benchmarks/followups.py --cost measures these caps.
-    max_question_chars: int = 500
+    max_question_chars: int = 200
     max_history_items: int = 20  # earlier questions kept (the search uses the last one or two)
-    max_history_chars: int = 500  # each earlier question is cut to this
+    max_history_chars: int = 200  # each earlier question is cut to this
     # Symbolic links in the seeds folder are skipped; when true, those whose target stays inside are read.
     follow_links: bool = False
     # Where the index lives (qa/store/): `local` files in `index`, a Milvus Lite `.db` path or a Milvus

@@ -31,7 +31,7 @@ JOIN_MARGIN = 12.0
 LEAN_MARGIN = 1.0
 OWN_FLOOR = -0.08
 COVERAGE_FLOOR = 0.8
-CONTEXT_CHARS = 300  # at most this much earlier text joins the question (the newest end of it)
+CONTEXT_CHARS = 200  # at most this much earlier text joins the question (the newest end of it)
 
 _LEANS = {
     "zh": re.compile(r"^(那|那么|还有|另外|而且|并且|然后|此外)|它|他们|她们|它们|这个|那个|这些|那些|该|其|此|呢[？?]?$"),

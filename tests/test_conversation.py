@@ -15,6 +15,7 @@ import qa
 from qa import Asker, Settings
 from qa.config import DEFAULT_MODEL
 from qa.conversation import (
+    CONTEXT_CHARS,
     COVERAGE_FLOOR,
     JOIN_MARGIN,
     LEAN_MARGIN,
@@ -51,7 +52,7 @@ def test_context_is_the_previous_question_and_its_own_antecedent():
     assert context_of(["A是什么？", DATE_Q], "zh") == DATE_Q
     # the previous question leaned on the one before it: both are the context
     assert context_of([DATE_Q, "那它是谁提出的？"], "zh") == f"{DATE_Q} 那它是谁提出的？"
-    assert len(context_of(["长" * 5000], "zh")) <= 300
+    assert len(context_of(["长" * 5000], "zh")) <= CONTEXT_CHARS
 
 
 def test_choose_keeps_the_context_only_when_the_signals_favour_it():
