@@ -43,7 +43,7 @@ ASK_ARGUMENTS = {"question": "", "history": [], "k": 5, "mode": "hybrid", "sourc
 MAX_K = 50  # /ask accepts k in 1..MAX_K, like `qa ask -k`
 QUEUE_SIZE = 24  # requests waiting for a worker; beyond it the page says "busy, try again"
 WORKERS = 16  # requests handled at once; long ones share one lane (see Lanes)
-HEAVY_CHARS = 300  # a request whose question + history is longer than this takes the long lane
+HEAVY_CHARS = 600  # a request whose question + history is longer than this takes the long lane
 BUSY = ("The server is busy with other long questions: try again in a minute. "
         "服务器正忙于处理其他长问题，请稍后再试。")
 
