@@ -173,6 +173,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         say(f"skipped {shown(path, True)}: {reason}", err=True)
     for path, first in report.duplicates:
         say(f"duplicate {shown(path, True)}: same content as {shown(first, True)}, indexed once", err=True)
+    for path, note in report.notes:  # e.g. front matter ignored (the article itself was indexed)
+        say(f"note {shown(path, True)}: {note}", err=True)
+    if report.copies:
+        say(f"{report.copies} syndicated {'copy' if report.copies == 1 else 'copies'} folded into the original "
+            "story (listed on its card, not indexed again)", err=True)
     state = "unchanged" if report.unchanged else f"written to {report.index_dir}"
     say(f"{plural(report.articles, 'article')} read, {len(report.skipped)} skipped, {len(report.duplicates)} duplicate; "
         f"{plural(report.chunks, 'passage')}: {report.embedded} embedded, {report.reused} reused; "
