@@ -151,10 +151,15 @@ class Retriever:
         if scope is not None and ranked:  # time: passages dated inside the range move up (soft, never removed)
             scale = {"hybrid": 1.0, "dense": 0.2}.get(mode, ranked[0][1])
             ranked = timeexpr.prefer(ranked, scope, self._dates, scale)
-        if len(ranked) > 1:  # one story's near-identical paragraphs from two articles: one card, not two
-            ranked = syndication.diversify(ranked, lambda r: self.index.chunks[r]["text"],
-                                           lambda r: self.index.chunks[r]["article_id"], min(k, 5))
-        return [self._hit(i + 1, row, score, dense_scores.get(row), keyword_scores.get(row))
+        read: dict[int, dict] = {}  # passages read from disk once per search (hits reuse them)
+
+        def chunk(row: int) -> dict:
+            return read[row] if row in read else read.setdefault(row, self.index.chunks[row])
+
+        if k > 1 and len(ranked) > 1:  # one story's near-identical paragraphs from two articles: one card, not two
+            ranked = syndication.diversify(ranked, lambda r: chunk(r)["text"], lambda r: chunk(r)["article_id"],
+                                           min(k, 5))
+        return [self._hit(i + 1, row, score, dense_scores.get(row), keyword_scores.get(row), chunk(row))
                 for i, (row, score) in enumerate(ranked[:k])]
 
     def _dates(self, row: int) -> list[timeexpr.Range]:
@@ -165,8 +170,7 @@ class Retriever:
             return [(d, d)]
         return timeexpr.passage_dates(self.index.chunks[row]["text"])
 
-    def _hit(self, rank: int, row: int, score: float, d: float | None, kw: float | None) -> Hit:
-        c = self.index.chunks[row]
+    def _hit(self, rank: int, row: int, score: float, d: float | None, kw: float | None, c: dict) -> Hit:
         a = self.index.articles[c["article_id"]]
         return Hit(rank, row, c["id"], c["article_id"], a["title"], a.get("source"), a.get("date"), a.get("url"),
                    c["paragraphs"][0], tuple(c["paragraphs"]), c["text"], score, d, kw, tuple(a.get("copies", ())))
