@@ -88,8 +88,11 @@ def main() -> None:
     judged = [p for p in labelled if p["same_story"] is not None]
     if judged:
         ok = sum(p["same_story"] for p in judged)
+        current = {(rows[o]["id"], rows[c]["id"]) for o, c in pairs}
+        still = [p for p in judged if (p["original"], p["copy"]) in current]
         lines.append(f"precision on {len(judged)} hand-checked pairs (benchmarks/syndication_pairs.jsonl): "
-                     f"{ok}/{len(judged)} = {ok / len(judged):.2f}")
+                     f"{ok}/{len(judged)} = {ok / len(judged):.2f}; {len(still)} of them are pairs of the current "
+                     f"settings ({sum(p['same_story'] for p in still)} of those the same story)")
 
     if args.build:
         lines.append(build_overhead(rows, args.build))
