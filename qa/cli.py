@@ -113,6 +113,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     for path, first in report.duplicates:
         print(f"duplicate {path}: same content as {first}, indexed once", file=sys.stderr)
+    if report.copies:
+        print(f"{report.copies} syndicated copies folded into their originals (indexed once)", file=sys.stderr)
     state = "unchanged" if report.unchanged else f"written to {report.index_dir}"
     print(f"{report.articles} articles read, {len(report.skipped)} skipped, {len(report.duplicates)} duplicate; "
           f"{report.chunks} passages: {report.embedded} embedded, {report.reused} reused; "
