@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "eval" / "news-corpus" / "corpus.jsonl.gz")
     ap.add_argument("--pairs", action="store_true", help="(re)draw the 50 pairs to check by hand")
     ap.add_argument("--build", type=int, default=0, help="measure the build overhead on the first N articles")
+    ap.add_argument("--build-only", action="store_true", help="only the build overhead (own README section)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     if not args.corpus.is_file():
@@ -56,6 +57,12 @@ def main() -> None:
 
     from qa.syndication import copy_groups, signatures
 
+    if args.build_only:
+        rows = load(args.corpus, args.build)
+        line = build_overhead(rows, args.build)
+        publish("syndication-build", "### Syndicated copies: build overhead", f"- {line}\n\n{machine()}; "
+                f"`nice -n 10 .venv/bin/python benchmarks/syndication.py --build {args.build} --build-only`", args.write)
+        return
     rows = load(args.corpus)
     texts = [r["text"] for r in rows]
     t0 = time.perf_counter()
@@ -81,32 +88,38 @@ def main() -> None:
     judged = [p for p in labelled if p["same_story"] is not None]
     if judged:
         ok = sum(p["same_story"] for p in judged)
+        current = {(rows[o]["id"], rows[c]["id"]) for o, c in pairs}
+        still = [p for p in judged if (p["original"], p["copy"]) in current]
         lines.append(f"precision on {len(judged)} hand-checked pairs (benchmarks/syndication_pairs.jsonl): "
-                     f"{ok}/{len(judged)} = {ok / len(judged):.2f}")
+                     f"{ok}/{len(judged)} = {ok / len(judged):.2f}; {len(still)} of them are pairs of the current "
+                     f"settings ({sum(p['same_story'] for p in still)} of those the same story)")
 
     if args.build:
-        from qa.config import Settings
-        from qa.embedding import load_embedder
-        from qa.index import build
-
-        tmp = Path(tempfile.mkdtemp(prefix="qa-synd-"))
-        try:
-            (tmp / "seeds").mkdir()
-            with open(tmp / "seeds" / "news.jsonl", "w", encoding="utf-8") as f:
-                for r in rows[: args.build]:
-                    f.write(json.dumps({"id": r["id"], "title": r.get("title"), "text": r["text"]},
-                                       ensure_ascii=False) + "\n")
-            settings = Settings.load(seeds=tmp / "seeds", index=tmp / "index", model="hash")
-            report = build(settings, load_embedder("hash"))
-            rest = report.seconds - report.fold_seconds
-            lines.append(f"build overhead, first {args.build:,} articles, `hash` model: fold {report.fold_seconds:.1f} s "
-                         f"vs the rest of the build {rest:.1f} s = {report.fold_seconds / rest:.1%} "
-                         f"({report.copies} copies folded, {report.chunks:,} passages indexed)")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        lines.append(build_overhead(rows, args.build))
     publish("syndication", "### Syndicated copies (news-corpus)", "\n".join(f"- {x}" for x in lines)
             + f"\n\n{machine()}; `nice -n 10 .venv/bin/python benchmarks/syndication.py --build {args.build}`",
             args.write)
+
+
+def build_overhead(rows: list[dict], n: int) -> str:
+    from qa.config import Settings
+    from qa.embedding import load_embedder
+    from qa.index import build
+
+    tmp = Path(tempfile.mkdtemp(prefix="qa-synd-"))
+    try:
+        (tmp / "seeds").mkdir()
+        with open(tmp / "seeds" / "news.jsonl", "w", encoding="utf-8") as f:
+            for r in rows[:n]:
+                f.write(json.dumps({"id": r["id"], "title": r.get("title"), "text": r["text"]}, ensure_ascii=False) + "\n")
+        settings = Settings.load(seeds=tmp / "seeds", index=tmp / "index", model="hash")
+        report = build(settings, load_embedder("hash"))
+        rest = report.seconds - report.fold_seconds
+        return (f"build overhead, first {n:,} articles as one JSONL export, `hash` model: fold {report.fold_seconds:.1f} s "
+                f"vs the rest of the build {rest:.1f} s = {report.fold_seconds / rest:.1%} "
+                f"({report.copies} copies folded, {report.chunks:,} passages indexed)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

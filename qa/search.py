@@ -181,7 +181,7 @@ class Retriever:
             cache.update(zip(rows, self.store.passages(rows)))
             scale = {"hybrid": 1.0, "dense": 0.2}.get(mode, ranked[0][1])
             ranked = timeexpr.prefer(ranked, scope, lambda r: self._dates(chunk(r)), scale)
-        if len(ranked) > 1:  # one story's near-identical paragraphs from two articles: one card, not two
+        if k > 1 and len(ranked) > 1:  # one story's near-identical paragraphs from two articles: one card, not two
             ranked = syndication.diversify(ranked, lambda r: chunk(r)["text"], lambda r: chunk(r)["article_id"],
                                            min(k, 5))
         ranked = ranked[:k]

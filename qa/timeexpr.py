@@ -174,22 +174,18 @@ def parse(question: str, today: dt.date | None = None) -> TimeScope | None:
     return TimeScope(since, until, recent, words.strip(), resolved)
 
 
-def passage_dates(text: str, limit: int = 3) -> list[Range]:
-    """Dates a passage states ("2020年4月2日", "2023年6月", "2024-07-15"), first ones first."""
-    out: list[Range] = []
-    for m in _ABS_YMD.finditer(text[:600]):
+def passage_dates(text: str, limit: int = 12) -> list[Range]:
+    """Dates a passage states ("2020年4月2日", "2023年6月", "2024-07-15"), in the order they appear.
+    The whole passage is read: a biography's "1992年4月" is often its fifth date (cmrc2018)."""
+    out: list[tuple[int, Range]] = []
+    for m in _ABS_YMD.finditer(text):
         if r := _day(int(m[1]), int(m[2]), int(m[3])):
-            out.append(r)
-        if len(out) >= limit:
-            return out
-    if not out:
-        for m in _ABS_YM.finditer(text[:600]):
-            y, mo = (m[1], m[2]) if m[1] else (m[3], m[4])
-            if r := _month(int(y), int(mo)):
-                out.append(r)
-            if len(out) >= limit:
-                break
-    return out
+            out.append((m.start(), r))
+    for m in _ABS_YM.finditer(text):
+        y, mo = (m[1], m[2]) if m[1] else (m[3], m[4])
+        if r := _month(int(y), int(mo)):
+            out.append((m.start(), r))
+    return [r for _, r in sorted(out)[:limit]]
 
 
 IN_RANGE_BONUS = 0.4  # in fused-score units ([0, 1]); 0.15-1.0 tried on chronoqa, 0.4 best for hybrid and keyword

@@ -172,6 +172,7 @@ def test_build_reads_every_format_and_rebuilds_only_the_changed_row(tmp_path, ha
     assert second.articles == first.articles - 1
 
 
+@pytest.mark.slow
 def test_strict_build_fails_on_skipped_rows(tmp_path, run_qa, clean_env):
     seeds = tmp_path / "seeds"
     seeds.mkdir()

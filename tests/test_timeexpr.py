@@ -83,3 +83,23 @@ def test_search_prefers_the_article_of_the_asked_year(tmp_path, hash_settings, w
     assert len(hits) == 3  # the other years are still there, lower
     hits = r.search("最新的港口集装箱吞吐量是多少？", 3, "keyword", today=D(2024, 3, 1))
     assert hits[0].article_id == "port2023"
+
+
+def test_today_setting_and_searched_for(tmp_path, hash_settings, write_article):
+    from dataclasses import replace
+
+    from qa.answer import Asker
+    from qa.config import Settings
+    from qa.errors import InputError
+    from qa.index import build
+
+    assert Settings.load(today="2024-07-15").today_date() == D(2024, 7, 15)
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        Settings.load(today="15/07/2024").today_date()
+    seeds = tmp_path / "seeds"
+    write_article(seeds, "a.md", "港口年报", ["港务局公布全年集装箱吞吐量，比上年增长一成，新开通航线贡献最大。"], date="2023-12-30")
+    settings = replace(hash_settings(seeds, tmp_path / "index"), today="2024-03-01")
+    build(settings)
+    answer = Asker.open(settings).ask("去年港口集装箱吞吐量增长多少？", mode="keyword")
+    assert answer.searched_for == "去年港口集装箱吞吐量增长多少？ (2023-01-01…2023-12-31)"
+    assert answer.as_json()["searched_for"].endswith("(2023-01-01…2023-12-31)")
