@@ -6,6 +6,7 @@ right after each step, and the last complete index must then load and answer."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import shutil
 import subprocess
@@ -176,7 +177,8 @@ def test_a_real_full_filesystem(tmp_path: Path) -> None:
         s = Settings.load(seeds=seeds, index=mnt / "index", model="hash")
         build(s)
         for i in range(600):  # fails in np.save, whose OSError has no errno ("155392 requested and 18400 written")
-            (seeds / f"n{i}.md").write_text(NEW.replace("年度检修", f"第{i}次检修，" + "各方评价不一，" * 40),
+            unique = " ".join(hashlib.sha256(f"{i}-{j}".encode()).hexdigest() for j in range(10))  # no copies
+            (seeds / f"n{i}.md").write_text(NEW.replace("年度检修", f"第{i}次检修，{unique}，" + "各方评价不一，" * 10),
                                             encoding="utf-8")
         args = ["build", "--seeds", str(seeds), "--index", str(s.index), "--model", "hash", "--quiet"]
         out = subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, cwd=ROOT)
