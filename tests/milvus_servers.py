@@ -22,10 +22,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT_TOKEN = "root:Milvus"
+# Every port the server opens is set to a free one the OS picked: left to the package, two servers started
+# together (e.g. two test runs) both probe upward from the same defaults (etcd 2379, 9091, ...) and collide.
 _LAUNCHER = """
-import sys
+import socket, sys
 from milvus import default_server
+
+def free():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 default_server.set_base_dir(sys.argv[1])
+for key in [k for k in default_server.config.configurable_items if k.endswith("_port")]:
+    default_server.config.set(key, free())
+default_server.webservice_port = free()
 default_server.listen_port = int(sys.argv[2])
 default_server.config.set("authorization_enabled", True)
 default_server.start()

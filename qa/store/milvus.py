@@ -12,6 +12,12 @@ What readers see is decided by the manifest alone, one row replaced in one upser
 not in `retired` with an older gen. A full rebuild (new model or settings) writes a new epoch's
 collections and the manifest switches to them, so a build killed at any point leaves the last published
 state searchable, and a reader never sees an article half replaced.
+
+Consistency: a Strong read on a server waits for the next time tick, 200-400 ms per request (measured on
+the 2.3.5 server), so readers use Session (their own process's writes, e.g. `qa serve` building first,
+are visible; another process's after the server's time-tick lag). Builds on a server therefore wait
+GRACE_SECONDS (more than Milvus's 5 s gracefulTime) after writing rows and before each manifest row
+that makes them count, so any reader that sees a manifest also sees the rows it names.
 """
 
 from __future__ import annotations
@@ -38,7 +44,9 @@ HNSW = {"M": 32, "efConstruction": 80}  # as qa/dense.py; nested under "params" 
 EF_SEARCH = 1024
 BM25_SINCE = (2, 5)
 ARTICLE_CACHE = 4096  # articles kept per store object (one generation)
-CONNECT_SECONDS = 20  # a busy server (or Lite loading jieba) can take seconds to accept
+CONNECT_SECONDS = 20
+READ_CONSISTENCY = "Session"
+GRACE_SECONDS = 6.0  # a busy server (or Lite loading jieba) can take seconds to accept
 _clients: dict[str, object] = {}
 
 
@@ -140,20 +148,20 @@ def version(c) -> tuple[str, bool]:
     return raw, bool(m) and (int(m.group(1)), int(m.group(2))) >= BM25_SINCE
 
 
-def read_manifest(c, spec: str) -> dict | None:
+def read_manifest(c, spec: str, consistency: str = "Strong") -> dict | None:
     name = f"{prefix()}_meta"
     try:
         if not c.has_collection(name):
             return None
         c.load_collection(name)  # load state is not persisted (Lite): always load
-        rows = c.query(name, filter='key == "manifest"', output_fields=["data"], consistency_level="Strong")
+        rows = c.query(name, filter='key == "manifest"', output_fields=["data"], consistency_level=consistency)
     except Exception as e:  # noqa: BLE001
         raise explain(e, spec) from None
     return json.loads(rows[0]["data"]) if rows else None
 
 
 def live_generation(spec: str) -> str | None:
-    m = read_manifest(client(spec), spec)
+    m = read_manifest(client(spec), spec, READ_CONSISTENCY)
     return f"e{m['epoch']}-g{m['published']}" if m else None
 
 
@@ -184,7 +192,7 @@ class MilvusStore(Store):
     @classmethod
     def open(cls, spec: str) -> MilvusStore:
         c = client(spec)
-        manifest = read_manifest(c, spec)
+        manifest = read_manifest(c, spec, READ_CONSISTENCY)
         if manifest is None:
             raise IndexError_(f"no newsqa index ({prefix()}_meta) in Milvus at {spec}: {_fix_build(spec)}")
         try:
@@ -196,7 +204,7 @@ class MilvusStore(Store):
 
     def _call(self, fn, *args, **kw):
         try:
-            return fn(*args, consistency_level="Strong", **kw)
+            return fn(*args, consistency_level=READ_CONSISTENCY, **kw)
         except Exception as e:  # noqa: BLE001
             raise explain(e, self.label) from None
 

@@ -119,6 +119,13 @@ def _ensure_meta(c) -> str:
     return name
 
 
+def grace(c) -> None:
+    """On a server, let rows written (or deleted) age past Bounded/Session staleness before a manifest
+    row makes readers rely on them (milvus.py, "Consistency"). Milvus Lite is consistent at once."""
+    if not mv.version(c)[0].startswith("milvus_lite"):
+        time.sleep(mv.GRACE_SECONDS)
+
+
 def _publish(c, manifest: dict) -> None:
     """The one write that changes what readers see."""
     data = json.dumps(manifest, ensure_ascii=False)
@@ -136,6 +143,7 @@ def _finish(c, manifest: dict) -> dict:
                                   f"and gen < {p}")
     if manifest.get("retired"):
         manifest = {**manifest, "retired": []}
+        grace(c)
         _publish(c, manifest)
     return manifest
 
@@ -354,6 +362,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
                 "skipped": [list(s) for s in report.skipped[:200]], "index_kind": "milvus-hnsw",
                 "index_params": {**mv.HNSW, "ef_search": mv.EF_SEARCH}, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "build_seconds": round(report.seconds, 3), "versions": _versions()}
+    grace(c)
     _publish(c, manifest)
     if new_epoch and old is not None:
         for name in old["collections"].values():

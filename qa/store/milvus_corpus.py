@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from . import milvus as mv
-from .milvus_build import _ensure_meta, _publish, _schemas, settle
+from .milvus_build import _ensure_meta, _publish, _schemas, grace, settle
 
 BATCH = 1000
 
@@ -52,6 +52,7 @@ def write_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], vecto
         c.insert(collections["articles"], art_rows[b:b + BATCH])
     for name in collections.values():
         settle(c, name)
+    grace(c)
     _publish(c, {"format": 1, "epoch": epoch, "published": 1, "retired": [], "collections": collections,
                  "model": model, "settings": {}, "bm25": bm25, "server_version": server_version,
                  "sources": sorted({a.get("source") for a in arts.values() if a.get("source")}),
