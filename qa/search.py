@@ -11,6 +11,7 @@ import numpy as np
 from . import dense, fusion
 from .embedding import Embedder
 from .errors import IndexError_, InputError
+from .query import anchor_scores
 from .storage import StoredIndex
 from .text import query_tokens
 
@@ -140,7 +141,9 @@ class Retriever:
         elif mode == "keyword":
             ranked = sorted(keyword_scores.items(), key=lambda x: (-x[1], x[0]))
         else:
-            ranked = fusion.fuse(dense_scores, keyword_scores, coverage)
+            ranked = fusion.fuse(dense_scores, keyword_scores, coverage,
+                                 anchors=anchor_scores(self.index.keywords, question, allowed, n),
+                                 **fusion.profile(self.embedder.name))
         return [self._hit(i + 1, row, score, dense_scores.get(row), keyword_scores.get(row))
                 for i, (row, score) in enumerate(ranked[:k])]
 
