@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.fusion_models import halves, per_question  # noqa: E402
 from benchmarks.modelcache import SetData, load_set  # noqa: E402
+from qa import fusion  # noqa: E402
 from qa.embedding import QUERY_WEIGHTS, query_group  # noqa: E402
 from qa.query import script  # noqa: E402
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=300)
     ap.add_argument("--per-lang", type=int, default=120)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     cross = {n: load_set(args.eval, n, args.per_lang if n == "xquad-5lang-to-zh" else args.sample) for n in CROSS}
     report: dict = {}
@@ -88,8 +90,49 @@ def main(argv: list[str] | None = None) -> int:
                     report.setdefault("anchor", {}).setdefault(lang, {}).setdefault(str(aw), {})[part] = round(v, 4)
     for lang, d in report["anchor"].items():
         print(lang, " ".join(f"{w}: {v['dev']:.3f}/{v['test']:.3f}" for w, v in d.items()), flush=True)
+    # 3) the table: per language, hybrid MRR@10 before this work and as shipped
+    before = {"zh": (1.0, 0.0), "other": (0.9, 0.1)}
+    old = {"gate": "absolute", "margin_scale": 0.1, "anchor_weight": 0.0}
+    rows = []
+    for name, data in cross.items():
+        r_old = per_question(data, MODEL, sims_with(data, before), **old)
+        r_new = per_question(data, MODEL, sims_with(data, QUERY_WEIGHTS[MODEL]))
+        for lang in sorted(set(data.langs)):
+            row = {"set": name, "lang": lang}
+            for part in ("dev", "test", "all"):
+                row[f"before_{part}"] = by_lang(data, r_old["hybrid"], part)[lang]
+                row[f"now_{part}"] = by_lang(data, r_new["hybrid"], part)[lang]
+                row[f"dense_{part}"] = by_lang(data, r_new["dense"], part)[lang]
+            row["n"] = int(sum(1 for x in data.langs if x == lang))
+            rows.append(row)
+    report["table"] = rows
+    five = [r for r in rows if r["set"] == "xquad-5lang-to-zh"]
+    lines = ["| set | language | questions | hybrid before | hybrid now (test half) | hybrid now (all) | dense now (all) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['lang']} | {r['n']} | {r['before_all']:.3f} | {r['now_test']:.3f} | "
+                     f"**{r['now_all']:.3f}** | {r['dense_all']:.3f} |")
+    mean = {k: float(np.mean([r[k] for r in five])) for k in ("before_all", "now_test", "now_all", "dense_all")}
+    lines.append(f"| xquad-5lang-to-zh | mean of 5 | {sum(r['n'] for r in five)} | {mean['before_all']:.3f} | "
+                 f"{mean['now_test']:.3f} | **{mean['now_all']:.3f}** | {mean['dense_all']:.3f} |")
+    print("\n".join(lines))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
+    if not args.no_write:
+        from benchmarks.machine import machine, publish
+
+        head = (f"Measured by `benchmarks/languages.py` on {machine()}: hybrid MRR@10 of the default model "
+                f"({MODEL}) for questions in other languages over the Chinese XQuAD passages, on a fixed sample "
+                f"({args.sample} English questions; {args.per_lang} per language of xquad-5lang-to-zh; all 240 "
+                "passages). \"before\" = USE weight 0.1 for every non-Chinese question, the absolute dense gate, no "
+                "anchors; \"now\" = the shipped per-script weights (`qa/embedding.py` QUERY_WEIGHTS, chosen on the "
+                f"dev half), anchors (weight {fusion.ANCHOR_WEIGHT}) and the scale-free gate. Per-script USE weight "
+                "sweep (dev / test): " + "; ".join(
+                    f"{lang} " + " ".join(f"{w}: {v['hybrid_dev']:.3f}/{v['hybrid_test']:.3f}"
+                                          for w, v in d.items() if w in ("0.0", "0.1", "0.2", "0.3"))
+                    for lang, d in report["use_weight"].items()) + ".")
+        publish("languages", "### Questions in other languages (issue 9.4)", head + "\n\n" + "\n".join(lines),
+                write=True)
     return 0
 
 

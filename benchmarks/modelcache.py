@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from qa.config import Settings  # noqa: E402
 from qa.embedding import load_embedder  # noqa: E402
 from qa.evaluate import cached_documents, corpus_retriever, read_jsonl  # noqa: E402
+from qa.query import keywords_apply  # noqa: E402
 from qa.search import CANDIDATES, Retriever  # noqa: E402
 from qa.text import query_tokens  # noqa: E402
 from qa.vectorcache import VectorCache, model_key  # noqa: E402
@@ -151,7 +152,8 @@ def keyword_lists(data: SetData, question: str, n: int = CANDIDATES) -> tuple[di
     toks = query_tokens(question)
     scores = kw.scores(toks, None)
     top = np.argpartition(-scores, min(n, len(scores) - 1))[:n] if len(scores) else []
-    return {int(r): float(scores[r]) for r in top if scores[r] > 0}, kw.coverage(toks)
+    return {int(r): float(scores[r]) for r in top if scores[r] > 0}, \
+        kw.coverage(toks) if keywords_apply(question) else 0.0
 
 
 def dense_lists(sims: np.ndarray, n: int = CANDIDATES) -> list[dict[int, float]]:

@@ -58,16 +58,18 @@ ANCHOR_WEIGHT = 0.5  # benchmarks/languages.py: flat from 0.2 to 0.5 on the dev 
 # 0.5 is what lifts the seed article's "2018" paragraph over a flat dense top (tests/test_languages.py)
 
 # Per model (benchmarks/fusion_profiles.py, dev halves of every shared set the model was measured on):
-# (w_max, power, margin_scale); margin_scale 0 = no gate. Others (any sentence-transformers model): KEYWORD_LED.
-PROFILES = {"e5-small": (W_MAX, POWER, MARGIN_SCALE), "e5-small+use-m3": (W_MAX, POWER, MARGIN_SCALE),
-            "hash": (W_MAX, POWER, MARGIN_SCALE), "use-m3": (1.0, 1.0, 0.0)}
-KEYWORD_LED = (1.0, 0.5, 0.0)
+# (w_max, power, margin_scale, anchor_weight); margin_scale 0 = no gate. Others (any sentence-transformers
+# model): KEYWORD_LED, whose anchors count double (a weak model's dense side cannot place "2018" at all).
+PROFILES = {"e5-small": (W_MAX, POWER, MARGIN_SCALE, ANCHOR_WEIGHT),
+            "e5-small+use-m3": (W_MAX, POWER, MARGIN_SCALE, ANCHOR_WEIGHT),
+            "hash": (W_MAX, POWER, MARGIN_SCALE, ANCHOR_WEIGHT), "use-m3": (1.0, 1.0, 0.0, ANCHOR_WEIGHT)}
+KEYWORD_LED = (1.0, 0.5, 0.0, 2.0)
 
 
 def profile(model: str) -> dict[str, float]:
     """`fuse` keyword arguments for an index built with this model."""
-    w_max, power, scale = PROFILES.get(model, KEYWORD_LED)
-    return {"w_max": w_max, "power": power, "margin_scale": scale}
+    w_max, power, scale, anchor = PROFILES.get(model, KEYWORD_LED)
+    return {"w_max": w_max, "power": power, "margin_scale": scale, "anchor_weight": anchor}
 
 
 def keyword_weight(coverage: float, w_max: float = W_MAX, power: float = POWER,

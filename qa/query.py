@@ -75,3 +75,10 @@ def anchor_scores(keywords, question: str, allowed=None, n: int = 50) -> dict[in
         return {}
     top = np.argpartition(-scores, min(n, len(scores) - 1))[:n]
     return {int(r): float(scores[r]) for r in top if scores[r] > 0}
+
+
+def keywords_apply(question: str) -> bool:
+    """Whether the whole question's keywords can match Chinese articles: not for a question in Latin, Cyrillic,
+    Arabic, Devanagari or another non-Han script, whose words are never in them (jieba cuts Cyrillic into single
+    letters); its numbers and Latin names still count, as anchors. Japanese keeps its kanji."""
+    return script(question) in ("zh", "kana")

@@ -11,7 +11,7 @@ import numpy as np
 from . import dense, fusion
 from .embedding import Embedder
 from .errors import IndexError_, InputError
-from .query import anchor_scores
+from .query import anchor_scores, keywords_apply
 from .storage import StoredIndex
 from .text import query_tokens
 
@@ -132,7 +132,7 @@ class Retriever:
                 stats["dense_top"] = scores.tolist()
         if mode in ("keyword", "hybrid"):
             toks = query_tokens(question)
-            coverage = self.index.keywords.coverage(toks)
+            coverage = self.index.keywords.coverage(toks) if keywords_apply(question) or mode == "keyword" else 0.0
             all_scores = self.index.keywords.scores(toks, allowed)
             top = np.argpartition(-all_scores, min(n, len(all_scores) - 1))[:n] if len(all_scores) else []
             keyword_scores = {int(r): float(all_scores[r]) for r in top if all_scores[r] > 0}

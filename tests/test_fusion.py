@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.fusion import MARGIN_SCALE, POWER, W_MAX, dense_margin, fuse, keyword_weight, profile, rrf
+from qa.fusion import ANCHOR_WEIGHT, MARGIN_SCALE, POWER, W_MAX, dense_margin, fuse, keyword_weight, profile, rrf
 
 
 def order(fused):
@@ -146,7 +146,8 @@ def test_anchors_lift_the_passage_holding_the_number():
 
 def test_profiles_per_model():
     """use-m3 and unmeasured models lean on keywords where keywords see the question (benchmarks/fusion_profiles.py)."""
-    assert profile("e5-small+use-m3") == {"w_max": W_MAX, "power": POWER, "margin_scale": MARGIN_SCALE}
+    assert profile("e5-small+use-m3") == {"w_max": W_MAX, "power": POWER, "margin_scale": MARGIN_SCALE,
+                                          "anchor_weight": ANCHOR_WEIGHT}
     assert profile("use-m3")["w_max"] == 1.0 and profile("/models/some-minilm") == profile("another")
     dense = {0: 0.60, 1: 0.40, 2: 0.35, 3: 0.30}  # a weak model, sure of the wrong passage
     assert order(fuse(dense, {3: 9.0, 1: 2.0}, 1.0))[0] == 0  # the default model's profile trusts it
