@@ -70,15 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval")
     ap.add_argument("--sample", type=int, default=300)
     ap.add_argument("--per-lang", type=int, default=120)
+    ap.add_argument("--grid", action="store_true", help="also the dense-share / prior / band grid")
     args = ap.parse_args(argv)
     fast = load_embedder("use-m3")
     scorer = ev.SentenceScorer(fast)
     data = {n: collect(args.eval, n, args.per_lang if n == "xquad-5lang-to-zh" else args.sample) for n in SETS}
     variants = {"now": {}}
-    for dw in (0.6, 0.8, 1.0):
-        for prior in (0.0, 0.05, 0.1):
-            for band in (0.1, 0.15, 0.2):
-                variants[f"dense{dw}-prior{prior}-band{band}"] = {"dense_weight": dw, "prior": prior, "band": band}
+    for boost in (0.1, 0.2, 0.3, 0.5):
+        variants[f"number-boost{boost}"] = {"number_boost": boost}
+    if args.grid:
+        for dw in (0.6, 0.8, 1.0):
+            for prior in (0.0, 0.05, 0.1):
+                for band in (0.1, 0.15, 0.2):
+                    variants[f"dense{dw}-prior{prior}-band{band}"] = {"dense_weight": dw, "prior": prior,
+                                                                       "band": band}
     result = {}
     for label, kw in variants.items():
         line = {}

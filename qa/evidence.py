@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .query import asks_number
 from .text import fold, query_tokens, sentences
 
 # Generic sentences in several languages, none about anything an article would report in depth. The Chinese
@@ -169,7 +170,7 @@ def in_scope(sig: Signals, language: str, mode: str = "hybrid") -> bool:
 
 def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: SentenceScorer | None,
            idf: dict[str, float], max_sentences: int = 3, dense_weight: float | None = None,
-           prior: float = 0.05, band: float = 0.15) -> list[Sentence]:
+           prior: float = 0.05, band: float = 0.15, number_boost: float = 0.0) -> list[Sentence]:
     """Best 1-3 sentences over the passages, in passage order then text order: those scoring within `band`
     of the best, where score = dense_weight x scaled cosine + (1 - dense_weight) x keyword overlap - prior x
     the passage's rank."""
@@ -186,6 +187,8 @@ def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: 
         score = dense_weight * dense + (1 - dense_weight) * kw
     else:
         score = kw
+    if number_boost and asks_number(question):  # "how many", "when", "多少": the answer sentence has a digit
+        score = score + number_boost * np.array([any(c.isdigit() for c in s) for _, s, _, _ in cands])
     # Earlier passages ranked higher by retrieval: a small prior keeps the answer near card [1].
     score = score - prior * np.array([i for i, _, _, _ in cands])
     best = float(score.max())

@@ -82,3 +82,14 @@ def keywords_apply(question: str) -> bool:
     Arabic, Devanagari or another non-Han script, whose words are never in them (jieba cuts Cyrillic into single
     letters); its numbers and Latin names still count, as anchors. Japanese keeps its kanji."""
     return script(question) in ("zh", "kana")
+
+
+_ASKS_NUMBER = re.compile(
+    r"\b(how (many|much|long|old|far|large|big|tall)|what (year|percentage|percent|date|number)|when|in which year|"
+    r"wie (viele|viel|lange|alt)|wann|cu[aá]nt[oa]s?|cu[aá]ndo|combien|quand|сколько|когда)\b|"
+    r"多少|几[个年月天次岁名位]|哪一?年|何时|什么时候|哪天", re.I)
+
+
+def asks_number(question: str) -> bool:
+    """Whether the question asks for a count, amount or time (its answer sentence will hold a digit)."""
+    return bool(_ASKS_NUMBER.search(question))
