@@ -106,7 +106,7 @@ def ask(page, question: str, answers_before: int | None = None) -> None:
 
 def test_chinese_question_cites_paragraph_1_with_highlight(session):
     page, _ = session
-    assert page.locator("#qa-input textarea").get_attribute("maxlength") == "2000"
+    assert page.locator("#qa-input textarea").get_attribute("maxlength") == str(Settings().max_question_chars)
     ask(page, "联合国大会哪天通过了决议？", 0)
     chat = page.locator("#qa-chat").inner_text()
     assert "以下是文章原文" in chat and "7月1日" in chat
