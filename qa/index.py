@@ -8,9 +8,7 @@ embedded, in length-sorted batches, each saved under `.work/` as it finishes (re
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
-import os
 import platform
 import shutil
 import threading
@@ -26,8 +24,9 @@ from . import dense, storage, store, syndication
 from .articles import Article
 from .chunking import chunk_article
 from .config import Settings
+from .diskfull import disk_full_error, is_disk_full
 from .embedding import Embedder, load_embedder, same_model
-from .errors import ArticleError, IndexError_, IndexLockedError, SeedsError
+from .errors import ArticleError, IndexError_, SeedsError
 from .keywords import KeywordIndex, TokenTable, TokenTableBuilder
 from .records import Columns
 from .seedfiles import read_capped, regular_file, seed_files
@@ -87,37 +86,9 @@ def build(settings: Settings, embedder: Embedder | None = None, progress: Progre
     try:
         return _build(settings, embedder, progress)
     except (OSError, RuntimeError) as e:
-        if not (getattr(e, "qa_disk_full", False) or _disk_full(e, settings.index)):
+        if not (getattr(e, "qa_disk_full", False) or is_disk_full(e, settings.index)):
             raise
-        raise _disk_full_error(settings.index, e) from None
-
-
-def _disk_full(e: BaseException, folder: Path) -> bool:
-    """Did this write fail for lack of space? numpy says only "155392 requested and 18400 written" and FAISS
-    raises RuntimeError, so besides the errno the free space itself is asked (before cleaning up frees some)."""
-    if not isinstance(e, (OSError, RuntimeError)):
-        return False
-    if getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or any(
-            os.strerror(n) in str(e) for n in (errno.ENOSPC, errno.EDQUOT)):
-        return True
-    try:
-        return shutil.disk_usage(folder).free < 2**20
-    except OSError:
-        return False
-
-
-def _disk_full_error(index: Path, e: BaseException) -> IndexError_:
-    work = index / ".work"
-    size = sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) if work.is_dir() else 0
-    freed = ""
-    with contextlib.suppress(IndexLockedError, OSError), storage.build_lock(index):
-        shutil.rmtree(work, ignore_errors=True)
-        freed = f"; removed {size / 2**20:.1f} MB of unfinished work in {work}" if size else ""
-    if work.is_dir():
-        freed = f"; {work} holds {size / 2**20:.1f} MB of unfinished work (delete it to free the space)"
-    where = getattr(e, "filename", None) or ("the vector index" if isinstance(e, RuntimeError) else None)
-    return IndexError_(f"{index}: the disk is full (no space left while writing {where or 'the index'}); the "
-                       f"previous index is untouched{freed}: free some space and run `qa build` again")
+        raise disk_full_error(settings.index, e) from None
 
 
 def _build(settings: Settings, embedder: Embedder | None, progress: Progress | None) -> BuildReport:
@@ -228,7 +199,7 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
             storage.write_json(gen / "manifest.json", manifest)
             storage.publish(settings.index, gen)
         except BaseException as e:
-            if _disk_full(e, gen):
+            if is_disk_full(e, gen):
                 e.qa_disk_full = True  # type: ignore[attr-defined] - asked again below, after gen is gone
             live = None
             with contextlib.suppress(IndexError_):
