@@ -105,6 +105,7 @@ def main() -> int:
     text = "\n".join([
         f"Machine: {machine()}; model {args.model}; seed index; load average {load:.1f} at the end.", "",
         *rows, "",
+        "Normal questions while they run, in order (ms): " + ", ".join(f"{ms:.0f}" for ms in during) + ".", "",
         f"Worst-case requests (2,000-character question + {args.history} × 2,000-character history): "
         + ", ".join(f"{n} {k}" for k, n in kinds.items())
         + f"; answered ones took p50 {np.percentile(hl, 50) / 1000:.1f} s, max {hl.max() / 1000:.1f} s; "

