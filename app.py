@@ -313,6 +313,9 @@ def serve(settings: Settings) -> int:
     demo = build_page(settings)
     from starlette.middleware import Middleware
 
+    ask_index = next((i for i, fn in demo.fns.items() if fn.api_name == "ask"), None)
+    page_events = {i: len(fn.inputs) for i, fn in demo.fns.items() if i != ask_index}
+
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE).launch(
         server_name=settings.host, server_port=settings.port, share=False, css=CSS, js=JS,
         theme=gr.themes.Soft(font=["Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif"],
@@ -320,8 +323,9 @@ def serve(settings: Settings) -> int:
         show_error=False, footer_links=["api"], quiet=False, max_file_size=settings.max_request_bytes,
         app_kwargs={"middleware": [  # outermost first: the size cap comes before anything reads a body
             Middleware(BodyLimit, max_bytes=settings.max_request_bytes),
-            Middleware(CallArguments, path="/gradio_api/call/ask", names=list(ASK_ARGUMENTS),
-                       defaults=[ASK_ARGUMENTS[n] if n != "k" else settings.k for n in ASK_ARGUMENTS])]})
+            Middleware(CallArguments, name="ask", fn_index=ask_index, names=list(ASK_ARGUMENTS),
+                       defaults=[ASK_ARGUMENTS[n] if n != "k" else settings.k for n in ASK_ARGUMENTS],
+                       page_events=page_events)]})
     return 0
 
 

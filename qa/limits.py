@@ -85,20 +85,26 @@ async def _reply(send: Send, status: int, error: str) -> None:
 
 
 class CallArguments:
-    """ASGI middleware for Gradio's REST route of one endpoint (`POST /gradio_api/call/<name>`): Gradio
-    fails a call with fewer values than parameters before the function runs, and the caller sees only
+    """ASGI middleware for the routes that run one endpoint (`POST /gradio_api/call/<name>`,
+    `/gradio_api/run/<name>`, and `/gradio_api/queue/join` naming its `fn_index`): Gradio fails a call
+    with fewer values than parameters before the function runs, and the caller sees only
     `{"error": null}`. Missing trailing values get the endpoint's defaults (as gradio_client does); a
     body without a `data` list, or one naming no question, gets 422 with the fix. Runs inside BodyLimit,
     so the body it reads is bounded."""
 
-    def __init__(self, app, path: str, names: list[str], defaults: list) -> None:
+    def __init__(self, app, name: str, fn_index: int | None, names: list[str], defaults: list,
+                 page_events: dict[int, int] | None = None) -> None:
         self.app = app
-        self.path = path
+        self.page_events = page_events or {}  # fn_index -> how many values the page's own events take
+        self.paths = {f"/gradio_api/call/{name}", f"/gradio_api/run/{name}"}
+        self.join = "/gradio_api/queue/join"
+        self.fn_index = fn_index
         self.names = names
         self.defaults = defaults
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path", "").rstrip("/") != self.path:
+        path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
+        if scope.get("method") != "POST" or (path not in self.paths and path != self.join):
             await self.app(scope, receive, send)
             return
         chunks = []
@@ -109,10 +115,23 @@ class CallArguments:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
+        raw = b"".join(chunks)
         usage = f"send {{\"data\": [{', '.join(self.names)}]}}; only the question is required"
         try:
-            body = json.loads(b"".join(chunks) or b"null")
+            body = json.loads(raw or b"null")
         except ValueError:
+            body = None
+        if path == self.join and not (isinstance(body, dict) and body.get("fn_index") == self.fn_index):
+            fn, data = (body.get("fn_index"), body.get("data")) if isinstance(body, dict) else (None, None)
+            wanted = self.page_events.get(fn) if isinstance(fn, int) else None
+            if wanted is not None and isinstance(data, list) and len(data) < wanted:
+                await _reply(send, 422, f"fn_index {fn} is one of the page's own events and takes {wanted} "
+                             f"values, got {len(data)}; from a program, call the ask endpoint: {usage}")
+                return
+            # a well-formed page event (or a body Gradio refuses itself): pass it on untouched
+            await self.app(scope, _replay(raw, receive), send)
+            return
+        if body is None:
             await _reply(send, 422, f"the body is not JSON: {usage}")
             return
         data = body.get("data") if isinstance(body, dict) else None
@@ -129,13 +148,18 @@ class CallArguments:
         raw = json.dumps(body).encode()
         headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
         scope = {**scope, "headers": [*headers, (b"content-length", str(len(raw)).encode())]}
-        sent = False
+        await self.app(scope, _replay(raw, receive), send)
 
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": raw, "more_body": False}
 
-        await self.app(scope, replay, send)
+def _replay(raw: bytes, receive: Receive) -> Receive:
+    """The body read ahead, handed on as one message; later messages (a disconnect) come from the client."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return replay

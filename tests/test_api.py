@@ -129,6 +129,38 @@ def test_rest_calls_with_too_few_arguments_get_defaults_or_a_sentence(server):
     assert status == 200 and "question must be text" in stream and '"error": null' not in stream
 
 
+def _fn_index(base: str, api_name: str | None) -> tuple[int, int]:
+    """(fn_index, number of inputs) of the page's endpoint called `api_name` (None: the chat's own event)."""
+    with urllib.request.urlopen(base.rstrip("/") + "/config", timeout=60) as r:
+        deps = json.load(r)["dependencies"]
+    for d in deps:
+        if (api_name and d.get("api_name") == api_name) or (not api_name and len(d.get("inputs") or []) > 5):
+            return d["id"], len(d.get("inputs") or [])
+    raise AssertionError(f"no endpoint {api_name}")
+
+
+def test_every_route_that_runs_ask_fills_missing_arguments_or_says_what_is_wrong(server):
+    """/gradio_api/run/ask and /gradio_api/queue/join failed a call with too few values as `{"error": null}`."""
+    base, _ = server
+    status, out = _post(base, "/gradio_api/run/ask", json.dumps({"data": ["联合国大会哪天通过了决议？"]}).encode())
+    assert status == 200 and "7月1日" in out["data"][0]["answer"]
+    status, out = _post(base, "/gradio_api/run/ask", json.dumps({"data": [None]}).encode())
+    assert status == 200 and "question must be text" in out["data"][0]["error"]
+    status, out = _post(base, "/gradio_api/run/ask", json.dumps({"data": []}).encode())
+    assert status == 422 and "no arguments given" in out["error"]
+    ask, _ = _fn_index(base, "ask")
+    join = {"data": ["联合国大会哪天通过了决议？"], "fn_index": ask, "session_hash": "too-few-1", "event_data": None}
+    status, out = _post(base, "/gradio_api/queue/join", json.dumps(join).encode())
+    assert status == 200 and out.get("event_id")
+    with urllib.request.urlopen(f"{base.rstrip('/')}/gradio_api/queue/data?session_hash=too-few-1", timeout=60) as r:
+        stream = r.read().decode()
+    assert '"success":true' in stream and ("7月1日" in stream or "7\\u67081\\u65e5" in stream), stream[-500:]
+    page, wanted = _fn_index(base, None)
+    join = {"data": ["x"], "fn_index": page, "session_hash": "too-few-2", "event_data": None}
+    status, out = _post(base, "/gradio_api/queue/join", json.dumps(join).encode())
+    assert status == 422 and f"takes {wanted} values, got 1" in out["error"] and "ask endpoint" in out["error"]
+
+
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
