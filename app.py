@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import logging
 import os
 import sys
 import threading
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -44,6 +47,7 @@ MAX_K = 50  # /ask accepts k in 1..MAX_K, like `qa ask -k`
 QUEUE_SIZE = 24  # requests waiting for a worker; beyond it the page says "busy, try again"
 WORKERS = 16  # requests handled at once; long ones share one lane (see Lanes)
 HEAVY_CHARS = 600  # a request whose question + history is longer than this takes the long lane
+LONG_NICE = 10  # the long lane's CPU priority (nice): it gets ~10 % of a core that a normal question wants
 BUSY = ("The server is busy with other long questions: try again in a minute. "
         "服务器正忙于处理其他长问题，请稍后再试。")
 
@@ -62,13 +66,16 @@ def examples(settings: Settings) -> list[str]:
 
 class Lanes:
     """Long requests (a 2,000-character question or history costs ~100x a normal one) run one at a
-    time, with a bounded number waiting; normal questions never wait behind them."""
+    time, with a bounded number waiting; normal questions never wait behind them. The long lane is one
+    thread at a lower CPU priority (Linux nice is per thread, and the e5 engine's OpenMP workers are
+    created by, and inherit it from, the thread that calls it), so on a busy machine the scheduler gives
+    the cores to normal questions first."""
 
     def __init__(self, normal: int = 2, long_waiting: int = 8) -> None:
         self.normal = threading.BoundedSemaphore(normal)
-        self.long = threading.BoundedSemaphore(1)
+        self.long = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-long", initializer=_lower_priority)
         self.long_waiting = long_waiting
-        self._waiting = 0
+        self._queued = 0  # long requests running or waiting
         self._lock = threading.Lock()
 
     def run(self, cost: int, fn):
@@ -76,18 +83,20 @@ class Lanes:
             with self.normal:
                 return fn()
         with self._lock:
-            if self._waiting >= self.long_waiting:
+            if self._queued > self.long_waiting:
                 raise QAError(BUSY)
-            self._waiting += 1
+            self._queued += 1
         try:
-            self.long.acquire()
+            return self.long.submit(contextvars.copy_context().run, fn).result()
         finally:
             with self._lock:
-                self._waiting -= 1
-        try:
-            return fn()
-        finally:
-            self.long.release()
+                self._queued -= 1
+
+
+def _lower_priority() -> None:
+    # not Linux, or not allowed: the lane still runs one request at a time
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LONG_NICE)
 
 
 def api_arguments(question, history, k, mode, source, since, until) -> tuple:
