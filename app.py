@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import contextvars
 import logging
 import os
 import sys
-import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -21,7 +17,7 @@ import yaml  # noqa: E402
 
 from qa import Asker, Filters, QAError, Settings  # noqa: E402
 from qa.errors import InputError  # noqa: E402
-from qa.limits import BodyLimit, CallArguments  # noqa: E402
+from qa.limits import BodyLimit, CallArguments, Lanes  # noqa: E402
 from qa.render import (  # noqa: E402
     cards_html,
     esc,
@@ -46,10 +42,6 @@ ASK_ARGUMENTS = {"question": "", "history": [], "k": 5, "mode": "hybrid", "sourc
 MAX_K = 50  # /ask accepts k in 1..MAX_K, like `qa ask -k`
 QUEUE_SIZE = 24  # requests waiting for a worker; beyond it the page says "busy, try again"
 WORKERS = 16  # requests handled at once; long ones share one lane (see Lanes)
-HEAVY_CHARS = 600  # a request whose question + history is longer than this takes the long lane
-LONG_NICE = 10  # the long lane's CPU priority (nice): it gets ~10 % of a core that a normal question wants
-BUSY = ("The server is busy with other long questions: try again in a minute. "
-        "服务器正忙于处理其他长问题，请稍后再试。")
 
 
 def examples(settings: Settings) -> list[str]:
@@ -62,41 +54,6 @@ def examples(settings: Settings) -> list[str]:
     if isinstance(items, list) and all(isinstance(i, str) for i in items):
         return items[:6]
     return FALLBACK_EXAMPLES
-
-
-class Lanes:
-    """Long requests (a 2,000-character question or history costs ~100x a normal one) run one at a
-    time, with a bounded number waiting; normal questions never wait behind them. The long lane is one
-    thread at a lower CPU priority (Linux nice is per thread, and the e5 engine's OpenMP workers are
-    created by, and inherit it from, the thread that calls it), so on a busy machine the scheduler gives
-    the cores to normal questions first."""
-
-    def __init__(self, normal: int = 2, long_waiting: int = 8) -> None:
-        self.normal = threading.BoundedSemaphore(normal)
-        self.long = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-long", initializer=_lower_priority)
-        self.long_waiting = long_waiting
-        self._queued = 0  # long requests running or waiting
-        self._lock = threading.Lock()
-
-    def run(self, cost: int, fn):
-        if cost <= HEAVY_CHARS:
-            with self.normal:
-                return fn()
-        with self._lock:
-            if self._queued > self.long_waiting:
-                raise QAError(BUSY)
-            self._queued += 1
-        try:
-            return self.long.submit(contextvars.copy_context().run, fn).result()
-        finally:
-            with self._lock:
-                self._queued -= 1
-
-
-def _lower_priority() -> None:
-    # not Linux, or not allowed: the lane still runs one request at a time
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LONG_NICE)
 
 
 def api_arguments(question, history, k, mode, source, since, until) -> tuple:

@@ -1,4 +1,5 @@
-"""Request limits for the page's web server: a body-size cap applied before anything parses the body.
+"""Request limits for the page's web server: a body-size cap applied before anything parses the body,
+the arguments of a call completed or refused with a sentence, and long requests kept to one slow lane.
 
 Gradio/FastAPI read a whole request body into memory before looking at it (a 420 MB `/ask` body was
 accepted, and the queue kept bodies around). This ASGI middleware answers 413 as soon as the declared
@@ -8,13 +9,26 @@ no file input).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import os
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from .errors import QAError
 
 Scope = dict
 Message = dict
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+HEAVY_CHARS = 600  # a request whose question + history is longer than this takes the long lane
+LONG_NICE = 10  # the long lane's CPU priority (nice): it gets ~10 % of a core that a normal question wants
+BUSY = ("The server is busy with other long questions: try again in a minute. "
+        "服务器正忙于处理其他长问题，请稍后再试。")
 
 
 class _TooLarge(Exception):
@@ -163,3 +177,38 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": raw, "more_body": False}
 
     return replay
+
+
+class Lanes:
+    """Long requests (a 2,000-character question or history costs ~100x a normal one) run one at a
+    time, with a bounded number waiting; normal questions never wait behind them. The long lane is one
+    thread at a lower CPU priority (Linux nice is per thread, and the e5 engine's OpenMP workers are
+    created by, and inherit it from, the thread that calls it), so on a busy machine the scheduler gives
+    the cores to normal questions first."""
+
+    def __init__(self, normal: int = 2, long_waiting: int = 8) -> None:
+        self.normal = threading.BoundedSemaphore(normal)
+        self.long = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-long", initializer=_lower_priority)
+        self.long_waiting = long_waiting
+        self._queued = 0  # long requests running or waiting
+        self._lock = threading.Lock()
+
+    def run(self, cost: int, fn):
+        if cost <= HEAVY_CHARS:
+            with self.normal:
+                return fn()
+        with self._lock:
+            if self._queued > self.long_waiting:
+                raise QAError(BUSY)
+            self._queued += 1
+        try:
+            return self.long.submit(contextvars.copy_context().run, fn).result()
+        finally:
+            with self._lock:
+                self._queued -= 1
+
+
+def _lower_priority() -> None:
+    # not Linux, or not allowed: the lane still runs one request at a time
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LONG_NICE)

@@ -128,10 +128,10 @@ def test_an_empty_question_changes_nothing(tmp_path: Path) -> None:
 def test_long_requests_share_one_lane_and_a_full_lane_says_busy() -> None:
     import threading
 
-    import app
     from qa import QAError
+    from qa.limits import LONG_NICE, Lanes
 
-    lanes = app.Lanes(normal=2, long_waiting=2)
+    lanes = Lanes(normal=2, long_waiting=2)
     release = threading.Event()
     started = threading.Event()
     nice = {}
@@ -153,7 +153,7 @@ def test_long_requests_share_one_lane_and_a_full_lane_says_busy() -> None:
         threading.Event().wait(0.01)
     assert lanes.run(10, lambda: "normal") == "normal"  # a normal question does not wait behind them
     # the long lane yields the CPU to normal questions (Linux nice is per thread)
-    assert nice["long"] == app.LONG_NICE or priority() >= app.LONG_NICE  # (unless the tests already run niced)
+    assert nice["long"] == LONG_NICE or priority() >= LONG_NICE  # (unless the tests already run niced)
     assert lanes.run(10, priority) == priority()
     try:
         lanes.run(5000, lambda: "too many")
