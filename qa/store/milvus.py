@@ -187,7 +187,6 @@ class MilvusStore(Store):
         self._visible = visible(manifest)
         self._idf_cache: dict[str, tuple[bool, float]] = {}
         self._article_cache: dict[str, dict] = {}
-        self.keywords = _Keywords(self)
 
     @classmethod
     def open(cls, spec: str) -> MilvusStore:
@@ -244,8 +243,12 @@ class MilvusStore(Store):
         return (np.array([h["distance"] for h in hits], np.float32),
                 np.array([h["entity"]["row"] for h in hits], np.int64))
 
+    @property
+    def has_keywords(self) -> bool:
+        return bool(self.manifest.get("bm25"))
+
     def _need_bm25(self) -> None:
-        if not self.manifest.get("bm25"):
+        if not self.has_keywords:
             raise IndexError_(f"Milvus at {self.label} is version {self.manifest.get('server_version')}, which has "
                               "no BM25: keyword and hybrid search need Milvus 2.5 or newer (or Milvus Lite); "
                               "use --mode dense, or upgrade the server and run `qa build` again")
@@ -281,21 +284,31 @@ class MilvusStore(Store):
         return sum(seen for seen, _ in terms.values()) / len(terms) if terms else 0.0
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        if not self.manifest.get("bm25"):
+        if not self.has_keywords:
             return {}
         return {t: v for t, (seen, v) in self._terms(tokens).items() if seen}
+
+    def _by_row(self, rows: Sequence[int], field: str) -> dict[int, object]:
+        got = self._call(self._c.query, self._p, filter=f"row in {[int(r) for r in rows]}",
+                         output_fields=["row", field])
+        by_row = {int(g["row"]): g[field] for g in got}
+        missing = [r for r in rows if int(r) not in by_row]
+        if missing:
+            raise IndexError_(f"Milvus at {self.label} lost passage rows {missing[:3]} during a search: ask again")
+        return by_row
 
     def passages(self, rows: Sequence[int]) -> list[dict]:
         if not len(rows):
             return []
-        got = self._call(self._c.query, self._p, filter=f"row in {[int(r) for r in rows]}",
-                         output_fields=["row", "chunk"])
-        by_row = {int(g["row"]): json.loads(g["chunk"]) for g in got}
-        missing = [r for r in rows if int(r) not in by_row]
-        if missing:
-            raise IndexError_(f"Milvus at {self.label} lost passage rows {missing[:3]} during a search: ask again")
+        by_row = {r: json.loads(c) for r, c in self._by_row(rows, "chunk").items()}
         self._fetch_articles({c["article_id"] for c in by_row.values()})  # the hits' articles: one query
         return [by_row[int(r)] for r in rows]
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, int(self.manifest.get("model", {}).get("dim") or 0)), np.float32)
+        by_row = self._by_row(rows, "vector")
+        return np.array([by_row[int(r)] for r in rows], np.float32)
 
     def _fetch_articles(self, ids: set[str]) -> None:
         """Read articles into the cache. A store object serves one generation, whose rows never change,
@@ -340,22 +353,3 @@ class _Articles(Mapping):
     def __len__(self) -> int:
         return int(self._s.manifest["counts"]["articles"])
 
-
-class _Keywords:
-    """What `qa/evidence.py` and `qa/answer.py` read as `index.keywords` of a local index."""
-
-    def __init__(self, store: MilvusStore) -> None:
-        self._s = store
-        self.num_docs = len(store)
-
-    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        return self._s.idf(tokens)
-
-    def coverage(self, tokens: Sequence[str]) -> float:
-        return self._s.coverage(tokens)
-
-    def scores(self, tokens: Sequence[str], mask=None) -> np.ndarray:
-        """The top-50 BM25 scores only (callers take the maximum); not one per passage as locally."""
-        if not self._s.manifest.get("bm25"):
-            return np.zeros(0, np.float32)
-        return np.array(list(self._s.keyword(" ".join(tokens), tokens, 50).values()), np.float32)
