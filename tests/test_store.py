@@ -1,8 +1,8 @@
 """One contract for every store (qa/store/): local files, Milvus Lite embedded, Milvus Lite over gRPC, and
 the real Milvus 2.3.5 server (dense only: it has no BM25). Plus bad input and a SIGKILLed build.
 
-The servers are real processes on 127.0.0.1 and free ports (tests/milvus_servers.py), one per module,
-stopped even when a test fails. The hash model keeps embedding instant; the stores are what is tested.
+The servers are real processes on 127.0.0.1 and free ports (tests/milvus_servers.py), one per session
+(the `lite_uri` and `server_uri` fixtures in conftest.py), stopped even when a test fails. The hash model keeps embedding instant; the stores are what is tested.
 """
 
 from __future__ import annotations
@@ -25,31 +25,11 @@ from qa.search import Filters, Retriever
 
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
-from tests.milvus_servers import ROOT_TOKEN, free_port, lite_server, milvus_server  # noqa: E402
+from tests.milvus_servers import ROOT_TOKEN, free_port  # noqa: E402
 
 pytestmark = pytest.mark.slow
 KINDS = ("local", "lite", "lite-grpc", "server")
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def lite_uri(tmp_path_factory):
-    with lite_server(tmp_path_factory.mktemp("lite-grpc") / "data") as uri:
-        yield uri
-
-
-@pytest.fixture(scope="module")
-def server_uri(tmp_path_factory):
-    pytest.importorskip("milvus")
-    try:
-        cm = milvus_server(tmp_path_factory.mktemp("milvus") / "data")
-        uri = cm.__enter__()
-    except (RuntimeError, TimeoutError, OSError) as e:
-        pytest.skip(f"the Milvus 2.3.5 server from the `milvus` package did not start here: {e}")
-    try:
-        yield uri
-    finally:
-        cm.__exit__(None, None, None)
 
 
 @pytest.fixture(params=KINDS)

@@ -7,6 +7,8 @@ Collections (prefix `newsqa`, or QA_MILVUS_COLLECTION):
                          and where the server has BM25 (Lite, Milvus >= 2.5): folded text -> sparse (BM25)
     <prefix>_a<epoch>    articles: one row per 16k characters of the record's JSON, keyed gen:id:part
 
+`qa eval` writes its corpus under `<prefix>_eval` (`collections`), beside the app's index.
+
 What readers see is decided by the manifest alone, one row replaced in one upsert (see
 `milvus_build.py` for how a build uses it): a row is visible when `gen <= published` and its article is
 not in `retired` with an older gen. A full rebuild (new model or settings) writes a new epoch's
@@ -27,7 +29,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +51,22 @@ CONNECT_SECONDS = 20
 READ_CONSISTENCY = "Session"
 GRACE_SECONDS = 6.0  # a busy server (or Lite loading jieba) can take seconds to accept
 _clients: dict[str, object] = {}
+_prefix: ContextVar[str | None] = ContextVar("milvus_prefix", default=None)
 
 
 def prefix() -> str:
-    return os.environ.get(PREFIX_ENV) or "newsqa"
+    return _prefix.get() or os.environ.get(PREFIX_ENV) or "newsqa"
+
+
+@contextlib.contextmanager
+def collections(name: str) -> Iterator[None]:
+    """Use the collections named `name` instead of the configured prefix (inside this block): `qa eval`
+    keeps its corpus beside the app's index, never in place of it."""
+    token = _prefix.set(name)
+    try:
+        yield
+    finally:
+        _prefix.reset(token)
 
 
 def _fix_build(spec: str) -> str:
@@ -105,10 +120,17 @@ def _check_lite_lock(db: Path) -> None:
 
 
 def forget(spec: str) -> None:
+    """Close this process's client of `spec`; for a Lite `.db`, also stop its embedded server, which
+    holds the folder's lock until then (the next open, here or in another process, may then lock it)."""
     c = _clients.pop(spec, None)
     if c is not None:
         with contextlib.suppress(Exception):  # closing a broken connection must not hide the first error
             c.close()
+        if spec.rstrip("/").endswith(".db"):
+            with contextlib.suppress(Exception):
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(spec)
 
 
 def _details(e: BaseException) -> str:
