@@ -152,7 +152,7 @@ class _Bar:
             return
         from tqdm import tqdm
 
-        labels = {"read": "reading articles", "embed": "embedding", "query": "questions", "store": "writing to Milvus"}
+        labels = {"read": "reading articles", "embed": "embedding", "query": "questions"}
         bar = self.bars.get(stage) or self.bars.setdefault(
             stage, tqdm(total=total, desc=labels.get(stage, stage), unit="", file=sys.stderr, leave=False))
         bar.update(done - bar.n)

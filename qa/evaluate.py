@@ -85,7 +85,7 @@ def corpus_retriever(corpus: list[dict], embedder: Embedder | None, cache_root: 
         return cached_documents(embedder, [(c["hash"], c["text"]) for c in chunks], cache_root / "eval", progress)
 
     if kind(store) != "local":
-        found = _milvus_corpus(store, chunks, articles, embedder.identity(), vectors, progress)
+        found = _milvus_corpus(store, chunks, articles, embedder.identity(), vectors)
         return Retriever(found, embedder), time.perf_counter() - t0
     keywords = KeywordIndex.build(TokenTable.from_lists(tokens_many([c["text"] for c in chunks])))
     stored = StoredIndex(Path("."), {"model": embedder.identity()}, chunks, articles, dense.build(vectors(), "flat"),
@@ -94,19 +94,18 @@ def corpus_retriever(corpus: list[dict], embedder: Embedder | None, cache_root: 
 
 
 def _milvus_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], model: dict,
-                   vectors: Callable[[], np.ndarray], progress: Progress | None):
+                   vectors: Callable[[], np.ndarray]):
     """The corpus in Milvus: the one there when it is this corpus with this model, else written anew."""
     from .store import milvus as mv
     from .store.milvus_corpus import write_corpus
 
     digest = hashlib.sha256(json.dumps([model, chunks, articles], ensure_ascii=False, sort_keys=True)
                             .encode()).hexdigest()
-    with mv.collections(f"{mv.prefix()}_eval"):
+    with mv.collections(f"{mv.prefix()}_eval"), mv.errors(spec):
         found = mv.read_manifest(mv.client(spec), spec)
         if found is not None and found.get("settings", {}).get("eval_corpus") == digest:
             return mv.MilvusStore.open(spec)
-        return write_corpus(spec, chunks, articles, vectors(), model, settings={"eval_corpus": digest},
-                            progress=progress)
+        return write_corpus(spec, chunks, articles, vectors(), model, settings={"eval_corpus": digest})
 
 
 def cached_documents(embedder: Embedder, items: list[tuple[str, str]], root: Path,

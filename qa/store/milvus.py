@@ -133,6 +133,17 @@ def forget(spec: str) -> None:
                 server_manager_instance.release_server(spec)
 
 
+@contextlib.contextmanager
+def errors(spec: str) -> Iterator[None]:
+    """Milvus and connection failures inside the block as one-line QAErrors naming `spec` and the fix."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except (MilvusException, ConnectionError) as e:
+        raise explain(e, spec) from None
+
+
 def _details(e: BaseException) -> str:
     """The first useful words of an error and its causes (pymilvus wraps grpc's, sometimes emptily)."""
     parts, seen = [], 0

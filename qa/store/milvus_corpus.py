@@ -9,21 +9,15 @@ import time
 import numpy as np
 
 from . import milvus as mv
-from .milvus_build import _ensure_meta, _errors, _publish, _schemas, grace, settle
+from .milvus_build import _ensure_meta, _publish, _schemas, grace, settle
 
 BATCH = 1000
 
 
 def write_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], vectors: np.ndarray, model: dict,
-                 words: list[str] | None = None, settings: dict | None = None, progress=None) -> mv.MilvusStore:
+                 words: list[str] | None = None, settings: dict | None = None) -> mv.MilvusStore:
     """A fresh epoch holding exactly these passages, published; returns the store opened on it.
-    `settings` goes into the manifest (e.g. what identifies the corpus, to reuse it next time);
-    `progress(stage, done, total)` hears about the passages written."""
-    with _errors(spec):
-        return _write(spec, chunks, articles, vectors, model, words or [], settings or {}, progress)
-
-
-def _write(spec, chunks, articles, vectors, model, words, settings, progress) -> mv.MilvusStore:
+    `settings` goes into the manifest (`qa eval`: what identifies the corpus, to reuse it next time)."""
     c = mv.client(spec)
     server_version, bm25 = mv.version(c)
     _ensure_meta(c)
@@ -33,7 +27,7 @@ def _write(spec, chunks, articles, vectors, model, words, settings, progress) ->
     for name in collections.values():
         if c.has_collection(name):
             c.drop_collection(name)
-    (ps, pi), (as_, ai) = _schemas(c, vectors.shape[1], bm25, words)
+    (ps, pi), (as_, ai) = _schemas(c, vectors.shape[1], bm25, words or [])
     c.create_collection(collections["passages"], schema=ps, index_params=pi, consistency_level="Strong")
     c.create_collection(collections["articles"], schema=as_, index_params=ai, consistency_level="Strong")
     arts = {ch["article_id"]: articles[ch["article_id"]] for ch in chunks}
@@ -48,8 +42,6 @@ def _write(spec, chunks, articles, vectors, model, words, settings, progress) ->
                 row["folded"] = mv.folded(ch["text"])
             rows.append(row)
         c.insert(collections["passages"], rows)
-        if progress:
-            progress("store", b + len(rows), len(chunks))
     art_rows = []
     for aid, a in arts.items():
         data = json.dumps(a, ensure_ascii=False)
@@ -63,7 +55,7 @@ def _write(spec, chunks, articles, vectors, model, words, settings, progress) ->
         settle(c, name)
     grace(c)
     _publish(c, {"format": 1, "epoch": epoch, "published": 1, "retired": [], "collections": collections,
-                 "model": model, "settings": settings, "bm25": bm25, "server_version": server_version,
+                 "model": model, "settings": settings or {}, "bm25": bm25, "server_version": server_version,
                  "sources": sorted({a.get("source") for a in arts.values() if a.get("source")}),
                  "counts": {"articles": len(arts), "chunks": len(chunks)},
                  "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
