@@ -80,9 +80,9 @@ def measure(retriever: Retriever, scorer: ev.SentenceScorer, questions: list[str
     rows = []
     for q, v in zip(questions, vecs):
         hits = retriever.search(q, k, "hybrid", query_vector=v)
-        idf = retriever.index.keywords.idf(query_tokens(q))
+        idf = retriever.store.idf(query_tokens(q))
         t = time.perf_counter()
-        sig = ev.signals(q, v, hits, scorer, idf, retriever.index)
+        sig = ev.signals(q, v, hits, scorer, idf, retriever.store)
         ms = (time.perf_counter() - t) * 1000
         rows.append({"question": q, "lang": "zh" if is_chinese(q) else "en", "margin": sig.margin, "gap": sig.gap,
                      "bm25": sig.bm25, "support": sig.support, "ms": ms,

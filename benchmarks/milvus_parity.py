@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.machine import machine, publish  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embedding import load_embedder  # noqa: E402
-from qa.evaluate import cached_documents, corpus_retriever, read_jsonl  # noqa: E402
+from qa.evaluate import corpus_retriever, read_jsonl  # noqa: E402
 from qa.search import Retriever  # noqa: E402
 
 SETS = ("cmrc2018-trial", "drcd-test", "xquad-zh", "xquad-en2zh", "chronoqa")
@@ -57,8 +56,6 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    from qa.store.milvus_corpus import write_corpus
-
     settings = Settings.load()
     embedder = load_embedder(args.model)
     rows, notes = [], []
@@ -67,15 +64,8 @@ def main() -> None:
             corpus = read_jsonl(EVAL / name / "corpus.jsonl", ("id", "text"))
             queries = sample(read_jsonl(EVAL / name / "queries.jsonl", ("id", "question", "gold_ids")), args.limit)
             local, _ = corpus_retriever(corpus, embedder, settings.cache)
-            index = local.index
-            chunks = [index.chunks[i] for i in range(len(index.chunks))]
-            vectors = cached_documents(embedder, [(c["hash"], c["text"]) for c in chunks], settings.cache / "eval")
-            os.environ["QA_MILVUS_COLLECTION"] = name.replace("-", "_")
-            t = time.perf_counter()
-            store = write_corpus(str(Path(tmp) / f"{name}.db"), chunks, dict(index.articles), vectors,
-                                 embedder.identity())
-            load_s = time.perf_counter() - t
-            lite = Retriever(store, embedder)
+            # the path `qa eval --store x.db` takes: same records, same cached vectors, written into Lite
+            lite, load_s = corpus_retriever(corpus, embedder, settings.cache, store=str(Path(tmp) / f"{name}.db"))
             qvecs = embedder.embed_queries([q["question"] for q in queries])
             for mode in MODES:
                 t = time.perf_counter()
@@ -84,11 +74,11 @@ def main() -> None:
                 t = time.perf_counter()
                 b = mrr(lite, queries, qvecs, mode)
                 tb = time.perf_counter() - t
-                rows.append((name, len(chunks), len(queries), mode, a, b, ta / len(queries) * 1000,
+                rows.append((name, len(local), len(queries), mode, a, b, ta / len(queries) * 1000,
                              tb / len(queries) * 1000))
                 print(rows[-1], flush=True)
-            notes.append(f"{name}: {len(chunks)} passages written to Lite in {load_s:.1f} s")
-            store.close()
+            notes.append(f"{name}: {len(local)} passages written to Lite in {load_s:.1f} s")
+            lite.store.close()
     lines = ["| set | passages | questions | mode | local MRR@10 | Lite MRR@10 | diff | local ms/q | Lite ms/q |",
              "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     worst = 0.0

@@ -163,7 +163,7 @@ class Asker:
         if not chosen.hits or not chosen.in_scope:
             return Answer(q, shown, chosen.hits, [], True, lang, relevance, notice,
                           context_used=used, time_range=when)
-        idf = self.retriever.index.keywords.idf(query_tokens(chosen.query))
+        idf = self.retriever.store.idf(query_tokens(chosen.query))
         qvec = chosen.vector
         evidence = select(chosen.query, qvec, [h.text for h in chosen.hits[:3]],
                           self.scorer if qvec is not None else None, idf)

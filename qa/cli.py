@@ -106,6 +106,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--runs", type=Path, help="write per-question rankings here (JSON lines)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--today", help="YYYY-MM-DD for questions without a question_date (QA_TODAY)")
+    e.add_argument("--store", help="local (in memory), PATH.db (Milvus Lite) or http://HOST:PORT (Milvus): where "
+                   "the corpus is indexed, as collections <prefix>_eval reused while unchanged (QA_STORE)")
 
     s = sub.add_parser("serve", help="start the web page (builds the index first when needed)")
     _common(s)
@@ -320,18 +322,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .embedding import load_embedder
     from .evaluate import corpus_retriever, evaluate, read_jsonl
 
-    settings = Settings.load(model=args.model, today=args.today)
+    settings = Settings.load(model=args.model, today=args.today, store=args.store)
     corpus = read_jsonl(args.corpus, ("id", "text"))
     queries = read_jsonl(args.queries, ("id", "question", "gold_ids"))[: args.limit]
     embedder = None if args.mode == "keyword" else load_embedder(settings.model)
     bar = _Bar(args.quiet)
     try:
-        retriever, build_s = corpus_retriever(corpus, embedder, settings.cache, bar)
-        result = evaluate(retriever, queries, args.k, args.mode, bar, today=settings.today_date())
+        retriever, build_s = corpus_retriever(corpus, embedder, settings.cache, bar, settings.store)
+        try:
+            result = evaluate(retriever, queries, args.k, args.mode, bar, today=settings.today_date())
+        finally:
+            retriever.store.close()
     finally:
         bar.close()
     m = {**result.metrics, "model": settings.model if embedder else None, "passages": len(corpus),
-         "build_s": build_s}
+         "build_s": build_s, "store": settings.store}
     if args.runs:
         with open(args.runs, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in result.runs)
@@ -339,7 +344,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(_json(m))
     else:
         say(f"{args.queries} ({m['queries']} questions, {m['passages']} passages, {args.mode}"
-              f"{', ' + settings.model if embedder else ''})")
+              f"{', ' + settings.model if embedder else ''}"
+              f"{', store ' + settings.store if settings.store != 'local' else ''})")
         say(f"Hit@1 {m['hit@1']:.3f}  Hit@5 {m['hit@5']:.3f}  Recall@10 {m['recall@10']:.3f}  "
               f"MRR@10 {m['mrr@10']:.3f}  nDCG@10 {m['ndcg@10']:.3f}")
         say(f"query latency p50 {m['latency_ms_p50']:.1f} ms, p95 {m['latency_ms_p95']:.1f} ms; "

@@ -94,8 +94,8 @@ def run_search(retriever: Retriever, scorer: SentenceScorer | None, query: str, 
     hits = retriever.search(query, k, mode, filters, query_vector=qvec, stats=stats, today=today)
     if not hits:
         return Search(query, qvec, [], None, None, False, stats.get("time"))
-    idf = retriever.index.keywords.idf(query_tokens(query))
-    sig = signals(query, qvec, hits, scorer if qvec is not None else None, idf, retriever.index,
+    idf = retriever.store.idf(query_tokens(query))
+    sig = signals(query, qvec, hits, scorer if qvec is not None else None, idf, retriever.store,
                   dense_top=stats.get("dense_top"))
     score = None if mode == "keyword" else sig.score(language)
     return Search(query, qvec, hits, sig, score, in_scope(sig, language, mode), stats.get("time"))
@@ -106,13 +106,13 @@ def own_relevance(retriever: Retriever, scorer: SentenceScorer | None, alone: Se
     minus its best cosine to the off-topic background (the evidence margin's units). None without vectors."""
     if alone.vector is None or scorer is None or not joined.hits:
         return None
-    passage = retriever.index.faiss_index.reconstruct(int(joined.hits[0].row))
+    passage = retriever.store.vectors([joined.hits[0].row])[0]
     return float(passage @ alone.vector) - scorer.background_max(alone.vector)
 
 
 def _own_words_found(retriever: Retriever, question: str, hits: list[Hit]) -> bool:
     """Keyword mode (no vectors): the question's own words occur in the passages found."""
-    idf = retriever.index.keywords.idf(query_tokens(question))
+    idf = retriever.store.idf(query_tokens(question))
     own = max((keyword_overlap(question, h.text, idf) for h in hits[:3]), default=0.0)
     return own >= KEYWORD_SUPPORT / 2
 
@@ -125,11 +125,12 @@ _FUNCTION_ZH = frozenset(
 
 def coverage(retriever: Retriever, question: str, language: str) -> float | None:
     """Share of a Chinese question's own words (not its question words or pronouns) that occur anywhere in
-    the (mostly Chinese) articles; None for other languages, whose words the keyword side cannot see."""
+    the (mostly Chinese) articles; None for other languages, whose words the keyword side cannot see, and for
+    a store without one (Milvus before 2.5)."""
     toks = [t for t in query_tokens(question) if (len(t) > 1 or not t.isascii()) and t not in _FUNCTION_ZH]
-    if language != "zh" or not toks:
+    if language != "zh" or not toks or not retriever.store.has_keywords:
         return None
-    return retriever.index.keywords.coverage(toks)
+    return retriever.store.coverage(toks)
 
 
 def own_ok(own: float | None, cover: float | None, own_floor: float = OWN_FLOOR,

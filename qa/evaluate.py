@@ -1,7 +1,8 @@
 """`qa eval`: retrieval quality on a passage/question set (corpus.jsonl + queries.jsonl).
 
-The corpus is used as given (one passage = one chunk), in a throw-away in-memory index; its vectors
-are cached on disk by model and text hash, so a rerun only embeds the questions.
+The corpus is used as given (one passage = one chunk), in a throw-away in-memory index or, with
+`--store`, in Milvus (Lite or a server); its vectors are cached on disk by model and text hash, so a
+rerun only embeds the questions.
 """
 
 from __future__ import annotations
@@ -52,30 +53,59 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-def corpus_retriever(corpus: list[dict], embedder: Embedder | None, cache_root: Path,
-                     progress: Progress | None = None) -> tuple[Retriever, float]:
-    """An in-memory index over the passages; returns it and the seconds it took to build."""
-    t0 = time.perf_counter()
+def corpus_records(corpus: list[dict]) -> tuple[list[dict], dict[str, dict]]:
+    """Passage and article records of an eval corpus: one passage = one chunk = one article."""
     chunks = [{"id": str(r["id"]), "article_id": str(r["id"]), "paragraphs": [1], "start": 0,
                "end": len(r["text"]), "text": r["text"], "hash": hashlib.sha1(r["text"].encode()).hexdigest()}
               for r in corpus]
     articles = {c["id"]: {"id": c["id"], "title": r.get("title") or c["id"], "source": r.get("source"),
                           "date": r.get("date"), "url": r.get("url"), "paragraphs": [r["text"]]}
                 for c, r in zip(chunks, corpus)}
-    dim = embedder.dim if embedder else 1
-    vectors = np.zeros((len(chunks), dim), np.float32)
-    if embedder is not None:
-        vectors = cached_documents(embedder, [(c["hash"], c["text"]) for c in chunks], cache_root / "eval", progress)
-    keywords = KeywordIndex.build(TokenTable.from_lists(tokens_many([c["text"] for c in chunks])))
-    model = embedder.identity() if embedder else {}
-    stored = StoredIndex(Path("."), {"model": model}, chunks, articles, dense.build(vectors, "flat"), keywords,
-                         Columns.from_records(chunks, list(articles.values())))
-    if embedder is None:
-        from .embedding import HashEmbedder
+    return chunks, articles
 
-        embedder = HashEmbedder(1)  # keyword mode only: never asked for a vector
-        stored.manifest["model"] = embedder.identity()
+
+def corpus_retriever(corpus: list[dict], embedder: Embedder | None, cache_root: Path,
+                     progress: Progress | None = None, store: str = "local") -> tuple[Retriever, float]:
+    """An index over the passages; returns it and the seconds it took to build (or to find it built).
+
+    `store` as `--store`: `local` builds it in memory; a Milvus Lite `.db` or a server URI holds it in
+    that store's `<prefix>_eval` collections (beside the app's index, never in place of it), where the
+    same corpus with the same model is reused on the next run. Passage vectors come from the cache."""
+    from .embedding import HashEmbedder
+    from .store import kind
+
+    t0 = time.perf_counter()
+    chunks, articles = corpus_records(corpus)
+    keyword_only = embedder is None
+    embedder = embedder or HashEmbedder(2)  # keyword mode only: never asked for a vector
+
+    def vectors() -> np.ndarray:
+        if keyword_only:
+            return np.zeros((len(chunks), embedder.dim), np.float32)
+        return cached_documents(embedder, [(c["hash"], c["text"]) for c in chunks], cache_root / "eval", progress)
+
+    if kind(store) != "local":
+        found = _milvus_corpus(store, chunks, articles, embedder.identity(), vectors)
+        return Retriever(found, embedder), time.perf_counter() - t0
+    keywords = KeywordIndex.build(TokenTable.from_lists(tokens_many([c["text"] for c in chunks])))
+    stored = StoredIndex(Path("."), {"model": embedder.identity()}, chunks, articles, dense.build(vectors(), "flat"),
+                         keywords, Columns.from_records(chunks, list(articles.values())))
     return Retriever(stored, embedder), time.perf_counter() - t0
+
+
+def _milvus_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], model: dict,
+                   vectors: Callable[[], np.ndarray]):
+    """The corpus in Milvus: the one there when it is this corpus with this model, else written anew."""
+    from .store import milvus as mv
+    from .store.milvus_corpus import write_corpus
+
+    digest = hashlib.sha256(json.dumps([model, chunks, articles], ensure_ascii=False, sort_keys=True)
+                            .encode()).hexdigest()
+    with mv.collections(f"{mv.prefix()}_eval"), mv.errors(spec):
+        found = mv.read_manifest(mv.client(spec), spec)
+        if found is not None and found.get("settings", {}).get("eval_corpus") == digest:
+            return mv.MilvusStore.open(spec)
+        return write_corpus(spec, chunks, articles, vectors(), model, settings={"eval_corpus": digest})
 
 
 def cached_documents(embedder: Embedder, items: list[tuple[str, str]], root: Path,

@@ -16,11 +16,15 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .query import asks_number
 from .text import fold, query_tokens, sentences
+
+if TYPE_CHECKING:
+    from .store.base import Store
 
 # Generic sentences in several languages, none about anything an article would report in depth. The Chinese
 # ones (BACKGROUND_ZH) also pad the reference list of the gap signal.
@@ -128,18 +132,19 @@ def keyword_overlap(question: str, text: str, idf: dict[str, float]) -> float:
 
 
 def signals(query: str, qvec: np.ndarray | None, hits: list, scorer: SentenceScorer | None,
-            idf: dict[str, float], index=None, dense_top: list[float] | None = None) -> Signals:
+            idf: dict[str, float], store: Store | None = None, dense_top: list[float] | None = None) -> Signals:
     """The relevance signals of a search (see the module docstring). `hits` are the search's hits (with
-    `dense_score`, `keyword_score`, `text`); `index` the StoredIndex searched, for the corpus-wide top
-    dense scores and the BM25 top score when the hits lack one. `dense_top`, the search's own best dense
-    scores when the caller has them, saves the one FAISS top-GAP_RANK search this otherwise costs."""
+    `dense_score`, `keyword_score`, `text`); `store` the one searched (`Retriever.store`), for the
+    corpus-wide top dense scores and the BM25 top score when the hits lack one. `dense_top`, the search's
+    own best dense scores when the caller has them, saves the one top-GAP_RANK dense search this otherwise
+    costs."""
     support = max((keyword_overlap(query, h.text, idf) for h in hits[:3]), default=0.0)
     toks = [t for t in dict.fromkeys(query_tokens(query)) if t]
     bm25 = 0.0
-    if toks and index is not None:
+    if toks and store is not None:
         kw = [h.keyword_score for h in hits if h.keyword_score is not None]
-        top = max(kw) if kw else float(np.max(index.keywords.scores(toks), initial=0.0))
-        unseen = math.log(1.0 + (index.keywords.num_docs + 0.5) / 0.5)
+        top = max(kw) if kw else store.best_keyword(toks)
+        unseen = math.log(1.0 + (len(store) + 0.5) / 0.5)
         bm25 = top / sum(idf.get(t, unseen) for t in toks)
     best = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
     if qvec is None or scorer is None or best is None:
@@ -149,10 +154,8 @@ def signals(query: str, qvec: np.ndarray | None, hits: list, scorer: SentenceSco
     reference = [float(c) for c in bg[:len(BACKGROUND_ZH)]]
     if dense_top is not None:
         reference += [float(d) for d in dense_top[:GAP_RANK]]
-    elif index is not None:
-        from . import dense
-
-        reference += dense.search(index.faiss_index, qvec, GAP_RANK)[0].tolist()
+    elif store is not None:
+        reference += store.dense(qvec, GAP_RANK)[0].tolist()
     else:
         reference += [h.dense_score for h in hits if h.dense_score is not None]
     reference = sorted(set(reference), reverse=True)

@@ -116,6 +116,35 @@ def clean_env() -> dict:
     return qa_env()
 
 
+# --- real Milvus servers (tests/milvus_servers.py), started once per session for every test that asks -------
+
+@pytest.fixture(scope="session")
+def lite_uri(tmp_path_factory):
+    """Milvus Lite over gRPC on 127.0.0.1 and a free port."""
+    pytest.importorskip("milvus_lite")
+    from tests.milvus_servers import lite_server
+
+    with lite_server(tmp_path_factory.mktemp("lite-grpc") / "data") as uri:
+        yield uri
+
+
+@pytest.fixture(scope="session")
+def server_uri(tmp_path_factory):
+    """The real Milvus 2.3.5 server of the `milvus` package (authentication on: QA_MILVUS_TOKEN root:Milvus)."""
+    pytest.importorskip("milvus")
+    from tests.milvus_servers import milvus_server
+
+    try:
+        cm = milvus_server(tmp_path_factory.mktemp("milvus") / "data")
+        uri = cm.__enter__()
+    except (RuntimeError, TimeoutError, OSError) as e:
+        pytest.skip(f"the Milvus 2.3.5 server from the `milvus` package did not start here: {e}")
+    try:
+        yield uri
+    finally:
+        cm.__exit__(None, None, None)
+
+
 # --- nothing outlives the session (issue 12.17: an app.py under strace was left listening) ---------------
 
 def _descendants(pid: int) -> list[tuple[int, str, str]]:

@@ -24,8 +24,12 @@ from pathlib import Path
 ROOT_TOKEN = "root:Milvus"
 # Every port the server opens is set to a free one the OS picked: left to the package, two servers started
 # together (e.g. two test runs) both probe upward from the same defaults (etcd 2379, 9091, ...) and collide.
+# The embedded etcd's own listeners (client 2379, peer 2380) are no template setting: they come from an etcd
+# config file named by ETCD_CONFIG_PATH (Milvus reads `etcd.config.path` from the environment); without it a
+# second server on the machine dies on "bind: address already in use" and its launcher waits forever.
 _LAUNCHER = """
-import socket, sys
+import os, socket, sys
+from pathlib import Path
 from milvus import default_server
 
 def free():
@@ -33,6 +37,12 @@ def free():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+client, peer = free(), free()
+etcd = Path(sys.argv[1]).parent / "embed-etcd.yaml"
+etcd.write_text(f"listen-client-urls: http://127.0.0.1:{client}\\nadvertise-client-urls: http://127.0.0.1:{client}\\n"
+                f"listen-peer-urls: http://127.0.0.1:{peer}\\ninitial-advertise-peer-urls: http://127.0.0.1:{peer}\\n"
+                f"initial-cluster: default=http://127.0.0.1:{peer}\\n")
+os.environ["ETCD_CONFIG_PATH"] = str(etcd)
 default_server.set_base_dir(sys.argv[1])
 for key in [k for k in default_server.config.configurable_items if k.endswith("_port")]:
     default_server.config.set(key, free())

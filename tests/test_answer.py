@@ -271,7 +271,7 @@ def test_signals_separate_the_article_from_off_topic(asker):
         r = asker.retriever
         v = r.embed_query(q)
         hits = r.search(q, 5, "hybrid", query_vector=v)
-        return signals(q, v, hits, asker.scorer, r.index.keywords.idf(query_tokens(q)), r.index)
+        return signals(q, v, hits, asker.scorer, r.store.idf(query_tokens(q)), r.store)
 
     on, off = sig(DATE_Q), sig("今天天气怎么样？")
     assert on.margin > off.margin and on.gap > off.gap and on.bm25 > off.bm25

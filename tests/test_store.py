@@ -1,8 +1,8 @@
 """One contract for every store (qa/store/): local files, Milvus Lite embedded, Milvus Lite over gRPC, and
 the real Milvus 2.3.5 server (dense only: it has no BM25). Plus bad input and a SIGKILLed build.
 
-The servers are real processes on 127.0.0.1 and free ports (tests/milvus_servers.py), one per module,
-stopped even when a test fails. The hash model keeps embedding instant; the stores are what is tested.
+The servers are real processes on 127.0.0.1 and free ports (tests/milvus_servers.py), one per session
+(the `lite_uri` and `server_uri` fixtures in conftest.py), stopped even when a test fails. The hash model keeps embedding instant; the stores are what is tested.
 """
 
 from __future__ import annotations
@@ -25,31 +25,11 @@ from qa.search import Filters, Retriever
 
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
-from tests.milvus_servers import ROOT_TOKEN, free_port, lite_server, milvus_server  # noqa: E402
+from tests.milvus_servers import ROOT_TOKEN, free_port  # noqa: E402
 
 pytestmark = pytest.mark.slow
 KINDS = ("local", "lite", "lite-grpc", "server")
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def lite_uri(tmp_path_factory):
-    with lite_server(tmp_path_factory.mktemp("lite-grpc") / "data") as uri:
-        yield uri
-
-
-@pytest.fixture(scope="module")
-def server_uri(tmp_path_factory):
-    pytest.importorskip("milvus")
-    try:
-        cm = milvus_server(tmp_path_factory.mktemp("milvus") / "data")
-        uri = cm.__enter__()
-    except (RuntimeError, TimeoutError, OSError) as e:
-        pytest.skip(f"the Milvus 2.3.5 server from the `milvus` package did not start here: {e}")
-    try:
-        yield uri
-    finally:
-        cm.__exit__(None, None, None)
 
 
 @pytest.fixture(params=KINDS)
@@ -158,6 +138,51 @@ def test_other_model_is_refused(built):
     settings, _ = built
     with pytest.raises(IndexError_, match="was built with model 'hash'"):
         Retriever(store.load(settings), load_embedder("hash-64"))
+
+
+def test_evidence_verbs(built):
+    """What evidence, abstention and follow-ups ask of a store: stored vectors, the top BM25 score, and
+    whether there is a keyword side at all (the 2.3.5 server has none: 0, not an error)."""
+    settings, _ = built
+    r = _retriever(settings)
+    hits = r.search("台风在广东登陆", 3, "dense")
+    rows = [h.row for h in hits]
+    got = r.store.vectors(rows)
+    want = r.embedder.embed_documents([h.text for h in hits])
+    assert got.shape == want.shape and abs(got - want).max() < 1e-5
+    assert r.store.vectors([]).shape[0] == 0
+    assert r.store.has_keywords == (settings.store == "local" or bool(r.store.manifest.get("bm25")))
+    if r.store.has_keywords:
+        assert r.store.best_keyword(["台风"]) > 0 and r.store.best_keyword(["zzzqqq"]) == 0
+    else:
+        assert r.store.best_keyword(["台风"]) == 0 and r.store.idf(["台风"]) == {}
+
+
+def test_answers_and_follow_ups_match_local(built, hash_settings, tmp_path):
+    """An Asker over each store answers as over local files: same passages, evidence, abstention and
+    follow-up decision (dense on a server without BM25, where a follow-up used to need FAISS)."""
+    import dataclasses
+
+    from qa.answer import Asker
+
+    settings, _ = built
+    mode = "dense" if settings.store.startswith("http") and not _retriever(settings).store.has_keywords else "hybrid"
+    local = hash_settings(settings.seeds, tmp_path / "local-index", cache=tmp_path / "cache")
+    build(local)
+    askers = [Asker.open(dataclasses.replace(s, mode=mode)) for s in (local, settings)]
+
+    def seen(asker: Asker, question: str, history: list[str]) -> dict:
+        a = asker.ask(question, history).as_json()
+        return {"ids": [h["chunk_id"] for h in a["results"]], "abstained": a["abstained"],
+                "evidence": [e["text"] for e in a["evidence"]], "context_used": a["context_used"],
+                "relevance": a["relevance"]}
+
+    # "为什么？" alone is out of scope and joined in scope: the decision reads the top passage's stored vector
+    for question, history in (("台风在哪里登陆", []), ("那北京呢", ["台风在哪里登陆"]), ("为什么？", ["台风登陆广东"]),
+                              ("古特雷斯呼吁什么", []), ("How do I bake sourdough bread?", [])):
+        a, b = (seen(x, question, history) for x in askers)
+        assert a["relevance"] == pytest.approx(b["relevance"], abs=1e-3), question
+        assert {**a, "relevance": None} == {**b, "relevance": None}, question
 
 
 # ---- bad input: one line naming the store and the fix ----

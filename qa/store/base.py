@@ -45,6 +45,18 @@ class Store(ABC):
     def coverage(self, tokens: Sequence[str]) -> float:
         """Share of the distinct tokens that occur in any passage (0..1): fusion's keyword weight."""
 
+    @property
+    def has_keywords(self) -> bool:
+        """Whether `keyword`, `coverage` and `idf` work here (Milvus before 2.5 has no BM25: dense only)."""
+        return True
+
+    def best_keyword(self, tokens: Sequence[str]) -> float:
+        """The top BM25 score of the tokens over every passage (the abstention signal's numerator when the
+        search had no keyword side); 0 when none matches or the store has no keyword side."""
+        if not tokens or not self.has_keywords:
+            return 0.0
+        return max(self.keyword(" ".join(tokens), tokens, 1).values(), default=0.0)
+
     @abstractmethod
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """IDF of each token that occurs (marks the question's rarer words; an abstention signal)."""
@@ -52,6 +64,11 @@ class Store(ABC):
     @abstractmethod
     def passages(self, rows: Sequence[int]) -> list[dict]:
         """Passage records (id, article_id, paragraphs, start, end, text, hash) of `rows`, in order."""
+
+    @abstractmethod
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored passage vectors of `rows`, in order, shape (len(rows), dim): a follow-up compares the
+        question alone with the passage its joined search found."""
 
     @property
     @abstractmethod

@@ -58,6 +58,12 @@ class LocalStore(Store):
     def passages(self, rows: Sequence[int]) -> list[dict]:
         return [self.index.chunks[int(r)] for r in rows]
 
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        ids = np.asarray([int(r) for r in rows], np.int64)
+        if not len(ids):
+            return np.zeros((0, self.index.faiss_index.d), np.float32)
+        return np.asarray(self.index.faiss_index.reconstruct_batch(ids), np.float32)
+
     @property
     def articles(self) -> Mapping[str, dict]:
         return self.index.articles

@@ -7,6 +7,8 @@ Collections (prefix `newsqa`, or QA_MILVUS_COLLECTION):
                          and where the server has BM25 (Lite, Milvus >= 2.5): folded text -> sparse (BM25)
     <prefix>_a<epoch>    articles: one row per 16k characters of the record's JSON, keyed gen:id:part
 
+`qa eval` writes its corpus under `<prefix>_eval` (`collections`), beside the app's index.
+
 What readers see is decided by the manifest alone, one row replaced in one upsert (see
 `milvus_build.py` for how a build uses it): a row is visible when `gen <= published` and its article is
 not in `retired` with an older gen. A full rebuild (new model or settings) writes a new epoch's
@@ -22,130 +24,36 @@ that makes them count, so any reader that sees a manifest also sees the rows it 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import IndexError_, InputError, QAError
+from ..errors import IndexError_
 from ..keywords import K1
 from ..text import fold
-from . import kind as store_kind
 from .base import DenseHits, Store
+from .milvus_connect import (  # noqa: F401 - re-exported: callers use milvus.client, milvus.explain, ...
+    BM25_SINCE,
+    PREFIX_ENV,
+    TOKEN_ENV,
+    _fix_build,
+    client,
+    collections,
+    errors,
+    explain,
+    forget,
+    prefix,
+    version,
+)
 
-PREFIX_ENV, TOKEN_ENV = "QA_MILVUS_COLLECTION", "QA_MILVUS_TOKEN"
 PART_CHARS = 16_000  # an article record's JSON per row: <= 64k bytes in UTF-8 (VARCHAR limit 65535)
 HNSW = {"M": 32, "efConstruction": 80}  # as qa/dense.py; nested under "params" (Lite drops flat ones)
 EF_SEARCH = 1024
-BM25_SINCE = (2, 5)
 ARTICLE_CACHE = 4096  # articles kept per store object (one generation)
-CONNECT_SECONDS = 20
 READ_CONSISTENCY = "Session"
 GRACE_SECONDS = 6.0  # a busy server (or Lite loading jieba) can take seconds to accept
-_clients: dict[str, object] = {}
-
-
-def prefix() -> str:
-    return os.environ.get(PREFIX_ENV) or "newsqa"
-
-
-def _fix_build(spec: str) -> str:
-    return f"run `qa build --store {spec}`"
-
-
-def client(spec: str):
-    """One client per store per process (a Lite `.db` admits one process, and opening it twice here
-    would fight over its lock). Connection failures become one-line errors with the fix."""
-    if spec in _clients:
-        return _clients[spec]
-    # grpc's C core prints connection chatter (e.g. GOAWAY "too_many_pings" from Milvus Lite's server)
-    # straight to stderr; errors reach the user through the one-line messages below instead.
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-    from pymilvus import MilvusClient
-
-    # pymilvus logs every failed call with a traceback; the error raised here says it in one line.
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
-
-    try:
-        if store_kind(spec) == "lite":
-            Path(spec).parent.mkdir(parents=True, exist_ok=True)
-            _check_lite_lock(Path(spec))
-            c = MilvusClient(str(spec))
-        else:
-            c = MilvusClient(uri=spec, token=os.environ.get(TOKEN_ENV, ""), timeout=CONNECT_SECONDS)
-        c.get_server_version()
-    except Exception as e:  # noqa: BLE001 - pymilvus raises MilvusException, grpc and OS errors alike
-        raise explain(e, spec) from None
-    _clients[spec] = c
-    return c
-
-
-def _check_lite_lock(db: Path) -> None:
-    """Milvus Lite locks its folder for one process; opening a locked one fails in a background thread
-    with a traceback and a vague error, so the lock is tried (and let go) here first."""
-    import fcntl
-
-    lock = db / "LOCK"  # milvus_lite.db.LOCK_FILENAME
-    if not lock.is_file():
-        return
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    except OSError:
-        raise IndexError_(f"{db} is open in another process (Milvus Lite admits one at a time): stop it "
-                          "(the app or a build), or serve the .db with `milvus-lite server` and use its URI") from None
-    finally:
-        os.close(fd)
-
-
-def forget(spec: str) -> None:
-    c = _clients.pop(spec, None)
-    if c is not None:
-        with contextlib.suppress(Exception):  # closing a broken connection must not hide the first error
-            c.close()
-
-
-def _details(e: BaseException) -> str:
-    """The first useful words of an error and its causes (pymilvus wraps grpc's, sometimes emptily)."""
-    parts, seen = [], 0
-    x: BaseException | None = e
-    while x is not None and seen < 5:
-        detail = x.details() if callable(getattr(x, "details", None)) else None
-        text = detail or getattr(x, "message", None) or str(x)
-        if text and text.strip() and text.strip() not in parts:
-            parts.append(text.strip().splitlines()[0][:200])
-        x, seen = x.__cause__ or x.__context__, seen + 1
-    return "; ".join(parts) or type(e).__name__
-
-
-def explain(e: Exception, spec: str) -> QAError:
-    """A pymilvus/grpc failure as one line naming the store and the fix."""
-    text = _details(e)
-    low = text.lower()
-    if any(w in low for w in ("auth", "credential", "password", "token", "unauthenticated", "permission")):
-        return InputError(f"Milvus at {spec} refused the credentials ({text}): set {TOKEN_ENV} to "
-                          "user:password or an API key the server accepts")
-    if store_kind(spec) == "lite" and any(w in low for w in ("lock", "another process", "in use", "busy")):
-        return IndexError_(f"{spec} is open in another process (Milvus Lite admits one at a time): stop it "
-                           "(the app or a build), or serve the .db with `milvus-lite server` and use its URI")
-    if any(w in low for w in ("connect", "unavailable", "deadline", "timeout", "timed out", "refused", "dns")):
-        return IndexError_(f"cannot reach Milvus at {spec} ({text}): start the server, or fix --store / QA_STORE")
-    return IndexError_(f"Milvus at {spec} failed ({text}): check the server, or {_fix_build(spec)}")
-
-
-def version(c) -> tuple[str, bool]:
-    """The server's version string and whether it has BM25 (Milvus Lite: yes; a server: from 2.5)."""
-    raw = str(c.get_server_version())
-    if raw.startswith("milvus_lite"):
-        return raw, True
-    m = re.search(r"(\d+)\.(\d+)", raw)
-    return raw, bool(m) and (int(m.group(1)), int(m.group(2))) >= BM25_SINCE
 
 
 def read_manifest(c, spec: str, consistency: str = "Strong") -> dict | None:
@@ -187,7 +95,6 @@ class MilvusStore(Store):
         self._visible = visible(manifest)
         self._idf_cache: dict[str, tuple[bool, float]] = {}
         self._article_cache: dict[str, dict] = {}
-        self.keywords = _Keywords(self)
 
     @classmethod
     def open(cls, spec: str) -> MilvusStore:
@@ -244,8 +151,12 @@ class MilvusStore(Store):
         return (np.array([h["distance"] for h in hits], np.float32),
                 np.array([h["entity"]["row"] for h in hits], np.int64))
 
+    @property
+    def has_keywords(self) -> bool:
+        return bool(self.manifest.get("bm25"))
+
     def _need_bm25(self) -> None:
-        if not self.manifest.get("bm25"):
+        if not self.has_keywords:
             raise IndexError_(f"Milvus at {self.label} is version {self.manifest.get('server_version')}, which has "
                               "no BM25: keyword and hybrid search need Milvus 2.5 or newer (or Milvus Lite); "
                               "use --mode dense, or upgrade the server and run `qa build` again")
@@ -281,21 +192,31 @@ class MilvusStore(Store):
         return sum(seen for seen, _ in terms.values()) / len(terms) if terms else 0.0
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        if not self.manifest.get("bm25"):
+        if not self.has_keywords:
             return {}
         return {t: v for t, (seen, v) in self._terms(tokens).items() if seen}
+
+    def _by_row(self, rows: Sequence[int], field: str) -> dict[int, object]:
+        got = self._call(self._c.query, self._p, filter=f"row in {[int(r) for r in rows]}",
+                         output_fields=["row", field])
+        by_row = {int(g["row"]): g[field] for g in got}
+        missing = [r for r in rows if int(r) not in by_row]
+        if missing:
+            raise IndexError_(f"Milvus at {self.label} lost passage rows {missing[:3]} during a search: ask again")
+        return by_row
 
     def passages(self, rows: Sequence[int]) -> list[dict]:
         if not len(rows):
             return []
-        got = self._call(self._c.query, self._p, filter=f"row in {[int(r) for r in rows]}",
-                         output_fields=["row", "chunk"])
-        by_row = {int(g["row"]): json.loads(g["chunk"]) for g in got}
-        missing = [r for r in rows if int(r) not in by_row]
-        if missing:
-            raise IndexError_(f"Milvus at {self.label} lost passage rows {missing[:3]} during a search: ask again")
+        by_row = {r: json.loads(c) for r, c in self._by_row(rows, "chunk").items()}
         self._fetch_articles({c["article_id"] for c in by_row.values()})  # the hits' articles: one query
         return [by_row[int(r)] for r in rows]
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, int(self.manifest.get("model", {}).get("dim") or 0)), np.float32)
+        by_row = self._by_row(rows, "vector")
+        return np.array([by_row[int(r)] for r in rows], np.float32)
 
     def _fetch_articles(self, ids: set[str]) -> None:
         """Read articles into the cache. A store object serves one generation, whose rows never change,
@@ -340,22 +261,3 @@ class _Articles(Mapping):
     def __len__(self) -> int:
         return int(self._s.manifest["counts"]["articles"])
 
-
-class _Keywords:
-    """What `qa/evidence.py` and `qa/answer.py` read as `index.keywords` of a local index."""
-
-    def __init__(self, store: MilvusStore) -> None:
-        self._s = store
-        self.num_docs = len(store)
-
-    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        return self._s.idf(tokens)
-
-    def coverage(self, tokens: Sequence[str]) -> float:
-        return self._s.coverage(tokens)
-
-    def scores(self, tokens: Sequence[str], mask=None) -> np.ndarray:
-        """The top-50 BM25 scores only (callers take the maximum); not one per passage as locally."""
-        if not self._s.manifest.get("bm25"):
-            return np.zeros(0, np.float32)
-        return np.array(list(self._s.keyword(" ".join(tokens), tokens, 50).values()), np.float32)

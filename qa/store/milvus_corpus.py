@@ -15,8 +15,9 @@ BATCH = 1000
 
 
 def write_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], vectors: np.ndarray, model: dict,
-                 words: list[str] | None = None) -> mv.MilvusStore:
-    """A fresh epoch holding exactly these passages, published; returns the store opened on it."""
+                 words: list[str] | None = None, settings: dict | None = None) -> mv.MilvusStore:
+    """A fresh epoch holding exactly these passages, published; returns the store opened on it.
+    `settings` goes into the manifest (`qa eval`: what identifies the corpus, to reuse it next time)."""
     c = mv.client(spec)
     server_version, bm25 = mv.version(c)
     _ensure_meta(c)
@@ -54,7 +55,7 @@ def write_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], vecto
         settle(c, name)
     grace(c)
     _publish(c, {"format": 1, "epoch": epoch, "published": 1, "retired": [], "collections": collections,
-                 "model": model, "settings": {}, "bm25": bm25, "server_version": server_version,
+                 "model": model, "settings": settings or {}, "bm25": bm25, "server_version": server_version,
                  "sources": sorted({a.get("source") for a in arts.values() if a.get("source")}),
                  "counts": {"articles": len(arts), "chunks": len(chunks)},
                  "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
