@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -115,14 +115,25 @@ def _buckets(sigs: np.ndarray) -> list[tuple[np.ndarray, list[np.ndarray]]]:
     return out
 
 
+def sketch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(indexes of the texts that can be copies, their signatures): long enough, with a 5-gram.
+    A build that cannot hold every text at once sketches a batch at a time and concatenates."""
+    long = np.array([i for i, t in enumerate(texts) if len(t) >= MIN_CHARS], np.int64)
+    sigs = signatures([texts[i] for i in long]) if len(long) else np.zeros((0, NUM_PERM), np.uint32)
+    keep = sigs[:, 0] != _EMPTY
+    return long[keep], sigs[keep]
+
+
 def copy_groups(texts: Sequence[str], order: Sequence[int] | None = None,
                 threshold: float = THRESHOLD) -> dict[int, list[int]]:
     """{original index: [copy indexes]} over `texts`. `order` says which article is the original when
     several match (first in order wins: the build passes earliest date first)."""
-    long = np.array([i for i, t in enumerate(texts) if len(t) >= MIN_CHARS], np.int64)
-    sigs = signatures([texts[i] for i in long]) if len(long) else np.zeros((0, NUM_PERM), np.uint32)
-    keep = sigs[:, 0] != _EMPTY
-    long, sigs = long[keep], sigs[keep]
+    return groups_of(*sketch(texts), order if order is not None else range(len(texts)), threshold)
+
+
+def groups_of(long: np.ndarray, sigs: np.ndarray, order: Iterable[int],
+              threshold: float = THRESHOLD) -> dict[int, list[int]]:
+    """copy_groups over sketched texts: sigs[r] is the signature of text long[r]."""
     row_of = {int(i): r for r, i in enumerate(long)}
     bands = _buckets(sigs)
     lonely = np.ones(len(long), bool)  # rows that share no bucket with anyone: nothing to compare
@@ -130,7 +141,7 @@ def copy_groups(texts: Sequence[str], order: Sequence[int] | None = None,
         lonely &= np.bincount(bucket, minlength=len(members))[bucket] == 1 if len(members) else True
     groups: dict[int, list[int]] = {}
     taken = np.zeros(len(long), bool)
-    for i in (order if order is not None else range(len(texts))):
+    for i in order:
         r = row_of.get(i)
         if r is None or lonely[r] or taken[r]:
             continue
@@ -145,17 +156,19 @@ def copy_groups(texts: Sequence[str], order: Sequence[int] | None = None,
     return groups
 
 
-def fold(articles: list[dict]) -> dict[str, str]:
+def fold(articles: list[dict], sketched: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, str]:
     """Mark syndicated copies in place: an original gains "copies": [{"article_id", "source", "date",
     "url"}], a copy gains "copy_of": the original's id (its passages are then not indexed). Returns
-    {copy id: original id}. Marks left by a previous build are replaced."""
+    {copy id: original id}. Marks left by a previous build are replaced. `sketched` is sketch() of the
+    articles' texts when the caller made it already (the articles then need no "paragraphs")."""
     for a in articles:
         a.pop("copies", None)
         a.pop("copy_of", None)
-    texts = ["\n".join(a.get("paragraphs") or []) for a in articles]
+    if sketched is None:
+        sketched = sketch(["\n".join(a.get("paragraphs") or []) for a in articles])
     order = sorted(range(len(articles)), key=lambda i: (articles[i].get("date") or "9999", i))
     out: dict[str, str] = {}
-    for orig, copies in copy_groups(texts, order).items():
+    for orig, copies in groups_of(*sketched, order).items():
         articles[orig]["copies"] = [{"article_id": articles[j]["id"], "source": articles[j].get("source"),
                                      "date": articles[j].get("date"), "url": articles[j].get("url")}
                                     for j in copies]
