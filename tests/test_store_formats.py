@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa import store
-from qa.index import build
+from qa.index import build, check
 
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
@@ -75,6 +75,10 @@ def test_lite_build_reads_every_format_and_folds_copies_like_the_local_build(tmp
     assert [r["title"] for r in want.values() if r["source"] == "江城日报" and "预警" in r["title"]] == ["高温预警"]
     assert not any(r["title"] == "旧稿" for r in want.values())
     assert build(milvus).unchanged
+    assert check(milvus).ok, check(milvus).problems
+    (seeds / "export.jsonl").unlink()
+    result = check(milvus)
+    assert not result.ok and any("export.jsonl" in p for p in result.problems)
 
 
 def test_a_copy_arriving_later_rewrites_the_original_in_lite(tmp_path, write_article, hash_settings, lite):
