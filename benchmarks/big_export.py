@@ -95,6 +95,7 @@ def main() -> None:
     ap.add_argument("--small-mb", type=int, default=64, help="a smaller export read the same way, to compare RSS")
     ap.add_argument("--build-mb", default="64", help="export sizes (comma-separated) to build with the hash model")
     ap.add_argument("--kinds", default="jsonl,csv")
+    ap.add_argument("--section", default="big-export", help="benchmarks/README.md section to (re)write")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     if not CORPUS.is_file():
@@ -104,7 +105,7 @@ def main() -> None:
              "|---|---:|---:|---|---:|---:|---|---:|"]
     tmp = Path(tempfile.mkdtemp(prefix="qa-bigexport-"))
     try:
-        plan = [(kind, mb, "read") for kind in args.kinds.split(",") for mb in (args.small_mb, args.mb)]
+        plan = [(kind, mb, "read") for kind in args.kinds.split(",") for mb in (args.small_mb, args.mb) if mb]
         plan += [("jsonl", int(mb), "build") for mb in args.build_mb.split(",") if mb]
         for kind, mb, step in plan:
             folder = tmp / f"{kind}-{mb}-{step}"
@@ -122,10 +123,10 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    publish("big-export", "### A 1 GB export (benchmarks/big_export.py)",
+    publish(args.section, f"### A {args.mb:,} MB export (benchmarks/big_export.py)",
             f"{machine()}; news-corpus rows repeated with new ids; each step a fresh process at nice 10.\n\n"
             + "\n".join(lines) + f"\n\n`nice -n 10 .venv/bin/python benchmarks/big_export.py --mb {args.mb} "
-            f"--small-mb {args.small_mb} --build-mb {args.build_mb}`", args.write)
+            f"--small-mb {args.small_mb} --build-mb '{args.build_mb}' --kinds {args.kinds}`", args.write)
 
 
 if __name__ == "__main__":

@@ -280,7 +280,8 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
         c.create_collection(collections["articles"], schema=as_, index_params=ai, consistency_level="Strong")
     else:
         epoch, gen, collections = old["epoch"], int(old["published"]) + 1, old["collections"]
-    vectors = _Vectors(c, settings, embedder, old if same else None, ident)
+    # a passage's vector depends on its text and the model only: a new FORMAT or chunk setting reuses them
+    vectors = _Vectors(c, settings, embedder, old if old is not None and old["model"] == model else None, ident)
     kept_rows = [r for rows in kept.values() for r in rows]
     sources = {r["source"] for r in kept_rows if r["source"]}
     n_chunks, n_articles, seq = sum(int(r["chunks"]) for r in kept_rows), len(kept_rows), 0
