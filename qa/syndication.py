@@ -49,7 +49,7 @@ def _windows(texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
     """32-bit hashes of every k-character window of every text (punctuation and space ignored; repeats
     kept: a minimum does not care), concatenated, and how many each text has. One rolling hash runs
     over the joined texts; windows that cross from one text into the next are dropped."""
-    raw = np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32)
+    raw = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)  # (a lone surrogate from bad JSON)
     word, lower = _tables()
     bmp = np.minimum(raw, 0xFFFF)  # beyond the BMP: CJK extensions are letters, kept as they are
     keep = word[bmp] | (raw > 0xFFFF)
@@ -74,7 +74,7 @@ def shingles(text: str, k: int = SHINGLE) -> np.ndarray:
     h, _ = _windows([text], k)
     if len(h):
         return h
-    cps = np.frombuffer(_NONWORD.sub("", text).lower().encode("utf-32-le"), np.uint32)
+    cps = np.frombuffer(_NONWORD.sub("", text).lower().encode("utf-32-le", "surrogatepass"), np.uint32)
     return cps.copy() if len(cps) else np.zeros(1, np.uint32)
 
 

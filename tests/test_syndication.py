@@ -96,3 +96,8 @@ def test_fold_from_a_sketch_made_in_batches():
     sketched = (np.concatenate([parts[0][0], parts[1][0] + 2]), np.concatenate([parts[0][1], parts[1][1]]))
     light = [{k: v for k, v in a.items() if k != "paragraphs"} for a in arts]
     assert syndication.fold(light, sketched) == syndication.fold(arts) == {"3": "1"}
+
+
+def test_a_lone_surrogate_from_a_bad_export_row_does_not_stop_the_fold():
+    bad = WIRE + "\ud800"
+    assert copy_groups([bad, EDITED, OTHER]) == {0: [1]}
