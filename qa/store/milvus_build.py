@@ -252,7 +252,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
     same = old is not None and old.get("format") == FORMAT and old["model"] == model and \
         old["settings"] == ident and old.get("bm25") == bm25
     groups = _scan(files, settings.seeds, report, settings.follow_links)
-    cat = _catalogue(settings, groups, report)
+    cat = _catalogue(settings, groups, report, progress)
     t_fold = time.perf_counter()
     marks = cat.fold()
     report.copies = sum("copy_of" in m for m in marks.values())

@@ -21,7 +21,7 @@ from .. import syndication
 from ..articles import Article
 from ..config import Settings
 from ..errors import ArticleError
-from ..index import BuildReport
+from ..index import BuildReport, Progress
 from ..seedfiles import read_capped, regular_file
 from ..sources import MAX_PROBLEMS_LISTED, file_digest, iter_file, streamed
 from . import milvus as mv
@@ -81,10 +81,13 @@ def _marks_digest(marks: dict) -> str:
     return hashlib.sha256(json.dumps(marks, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:32] if marks else ""
 
 
-def _catalogue(settings: Settings, groups: dict[str, list[str]], report: BuildReport) -> _Catalogue:
+def _catalogue(settings: Settings, groups: dict[str, list[str]], report: BuildReport,
+               progress: Progress | None = None) -> _Catalogue:
     """Read every article once for the fold; problems go to the build summary here (and only here)."""
     cat = _Catalogue()
-    for digest, paths in list(groups.items()):
+    for n, (digest, paths) in enumerate(list(groups.items()), 1):
+        if progress:
+            progress("finding syndicated copies", n, len(groups))
         rel, found, problems, dropped = paths[0], 0, 0, 0
         try:
             for pos, item in _file_articles(settings, rel):
