@@ -97,7 +97,7 @@ def main() -> None:
             + f"\n\nBest on the even half: in-range {best[0]}, recency {best[1]} ({grid[best]:.4f}; shipped "
             f"{ship[0]}/{ship[1]}: {grid.get(ship, mrr(even, *ship)):.4f}). Odd half (reported): shipped "
             f"{mrr(odd, *ship):.4f}, best-on-even {mrr(odd, *best):.4f}; all questions shipped {mrr(captured, *ship):.4f}."
-            f"\n\n`nice -n 10 .venv/bin/python benchmarks/timeexpr_tune.py --model {args.model}`")
+            f"\n\n`nice -n 10 .venv/bin/python benchmarks/timeexpr_tune.py --model {args.model} --limit {args.limit}`")
     publish(f"timeexpr-tune-{args.model}", "### Questions about time: tuning the soft date preference", text, args.write)
 
 
