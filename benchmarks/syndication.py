@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--pairs", action="store_true", help="(re)draw the 50 pairs to check by hand")
     ap.add_argument("--build", type=int, default=0, help="measure the build overhead on the first N articles")
     ap.add_argument("--build-only", action="store_true", help="only the build overhead (own README section)")
+    ap.add_argument("--runs", type=int, default=3, help="fresh builds for the overhead; the median ratio is reported")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     if not args.corpus.is_file():
@@ -59,9 +60,9 @@ def main() -> None:
 
     if args.build_only:
         rows = load(args.corpus, args.build)
-        line = build_overhead(rows, args.build)
+        line = build_overhead(rows, args.build, args.runs)
         publish("syndication-build", "### Syndicated copies: build overhead", f"- {line}\n\n{machine()}; "
-                f"`nice -n 10 .venv/bin/python benchmarks/syndication.py --build {args.build} --build-only`", args.write)
+                f"`nice -n 10 .venv/bin/python benchmarks/syndication.py --build {args.build} --build-only --runs {args.runs}`", args.write)
         return
     rows = load(args.corpus)
     texts = [r["text"] for r in rows]
@@ -95,13 +96,17 @@ def main() -> None:
                      f"settings ({sum(p['same_story'] for p in still)} of those the same story)")
 
     if args.build:
-        lines.append(build_overhead(rows, args.build))
+        lines.append(build_overhead(rows, args.build, args.runs))
     publish("syndication", "### Syndicated copies (news-corpus)", "\n".join(f"- {x}" for x in lines)
             + f"\n\n{machine()}; `nice -n 10 .venv/bin/python benchmarks/syndication.py --build {args.build}`",
             args.write)
 
 
-def build_overhead(rows: list[dict], n: int) -> str:
+def build_overhead(rows: list[dict], n: int, runs: int = 1) -> str:
+    """fold seconds / the rest of the same build, in each of `runs` fresh builds; the median ratio
+    (both sides of a ratio run on the same loaded machine at the same moment)."""
+    import statistics
+
     from qa.config import Settings
     from qa.embedding import load_embedder
     from qa.index import build
@@ -112,12 +117,17 @@ def build_overhead(rows: list[dict], n: int) -> str:
         with open(tmp / "seeds" / "news.jsonl", "w", encoding="utf-8") as f:
             for r in rows[:n]:
                 f.write(json.dumps({"id": r["id"], "title": r.get("title"), "text": r["text"]}, ensure_ascii=False) + "\n")
-        settings = Settings.load(seeds=tmp / "seeds", index=tmp / "index", model="hash")
-        report = build(settings, load_embedder("hash"))
-        rest = report.seconds - report.fold_seconds
-        return (f"build overhead, first {n:,} articles as one JSONL export, `hash` model: fold {report.fold_seconds:.1f} s "
-                f"vs the rest of the build {rest:.1f} s = {report.fold_seconds / rest:.1%} "
-                f"({report.copies} copies folded, {report.chunks:,} passages indexed)")
+        done = []
+        for run in range(runs):
+            settings = Settings.load(seeds=tmp / "seeds", index=tmp / f"index{run}", model="hash")
+            report = build(settings, load_embedder("hash"))
+            rest = report.seconds - report.fold_seconds
+            done.append((report.fold_seconds / rest, report.fold_seconds, rest))
+            print(f"run {run + 1}: fold {report.fold_seconds:.2f} s, rest {rest:.1f} s, {done[-1][0]:.2%}", flush=True)
+        ratio = statistics.median(r for r, _, _ in done)
+        return (f"build overhead, first {n:,} articles as one JSONL export, `hash` model, {runs} fresh builds: fold / rest of "
+                f"the build = {ratio:.1%} median ({', '.join(f'{f:.1f} s / {r:.0f} s' for _, f, r in done)}; "
+                f"{report.copies} copies folded, {report.chunks:,} passages indexed)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -193,9 +193,11 @@ RECENT_BONUS = 0.05
 
 
 def prefer(ranked: Sequence[tuple[int, float]], scope: TimeScope, dates_of: Callable[[int], list[Range]],
-           scale: float = 1.0) -> list[tuple[int, float]]:
+           scale: float = 1.0, in_range: float | None = None, recent: float | None = None) -> list[tuple[int, float]]:
     """Re-rank (row, score) pairs: passages dated inside the scope's range gain `IN_RANGE_BONUS × scale`;
     with a recency preference, newer dated passages gain up to `RECENT_BONUS × scale`."""
+    in_range = IN_RANGE_BONUS if in_range is None else in_range  # (other values: benchmarks/timeexpr_tune.py)
+    recent = RECENT_BONUS if recent is None else recent
     dated = {row: dates_of(row) for row, _ in ranked}
     newest = [max(r[1] for r in ds) for ds in dated.values() if ds]
     lo, hi = (min(newest), max(newest)) if newest else (None, None)
@@ -204,8 +206,8 @@ def prefer(ranked: Sequence[tuple[int, float]], scope: TimeScope, dates_of: Call
         ds = dated[row]
         bonus = 0.0
         if ds and (scope.since or scope.until) and any(scope.contains(r) for r in ds):
-            bonus += IN_RANGE_BONUS
+            bonus += in_range
         if ds and scope.recent and hi and hi > lo:
-            bonus += RECENT_BONUS * (max(r[1] for r in ds) - lo).days / (hi - lo).days
+            bonus += recent * (max(r[1] for r in ds) - lo).days / (hi - lo).days
         out.append((row, score + bonus * scale))
     return sorted(out, key=lambda x: (-x[1], x[0]))

@@ -181,3 +181,12 @@ def test_strict_build_fails_on_skipped_rows(tmp_path, run_qa, clean_env):
     assert run_qa(*args, env=clean_env).returncode == 0
     strict = run_qa(*args, "--strict", env=clean_env)
     assert strict.returncode == 1 and "a.jsonl line 4" in strict.stderr
+
+
+def test_export_dates_without_a_year_are_not_guessed():
+    from qa.sources.common import iso_date
+
+    assert iso_date("07-24 09:50") is None and iso_date("08/16  13:50") is None
+    assert iso_date("Mon, 15 Jul 2024 10:00:00 GMT") == "2024-07-15"
+    assert iso_date("15 July 2024") == iso_date("July 15, 2024 10:00") == "2024-07-15"
+    assert iso_date("2024年7月15日 星期一") == "2024-07-15"

@@ -69,3 +69,35 @@ def test_build_indexes_a_wire_story_once_and_lists_its_copies(tmp_path, hash_set
     assert "Also published by" in html and 'href="https://jc.example.cn/1"' in html and "江城日报 · 2023-07-29" in html
     json.dumps(answer.as_json())  # still plain JSON
     assert build(settings).unchanged
+
+
+def test_lsh_bands_are_datasketchs_optimum_for_the_threshold():
+    from datasketch.lsh import _optimal_param
+
+    assert _optimal_param(syndication.THRESHOLD, syndication.NUM_PERM, 0.5, 0.5) == (syndication.BANDS, syndication.ROWS)
+
+
+def test_a_batch_of_texts_hashes_each_text_alone():
+    """One rolling hash runs over the joined batch: no window may cross from one text into the next."""
+    import numpy as np
+
+    texts = [WIRE, "", "短", "，，，", EDITED + "ABCÄ", OTHER]
+    alone = np.stack([syndication.signature(t) for t in texts])
+    assert (syndication.signatures(texts) == alone).all()
+    assert (alone[1] == alone[3]).all() and not (alone[0] == alone[4]).all()
+    assert sorted(syndication.shingles("AbCdEf，g").tolist()) == sorted(syndication.shingles("abcdefg").tolist())
+
+
+def test_fold_from_a_sketch_made_in_batches():
+    import numpy as np
+
+    arts = [{"id": str(i), "date": None, "paragraphs": [t]} for i, t in enumerate([OTHER, WIRE, SAME_TOPIC, EDITED])]
+    parts = [syndication.sketch(["\n".join(a["paragraphs"]) for a in arts[k:k + 2]]) for k in (0, 2)]
+    sketched = (np.concatenate([parts[0][0], parts[1][0] + 2]), np.concatenate([parts[0][1], parts[1][1]]))
+    light = [{k: v for k, v in a.items() if k != "paragraphs"} for a in arts]
+    assert syndication.fold(light, sketched) == syndication.fold(arts) == {"3": "1"}
+
+
+def test_a_lone_surrogate_from_a_bad_export_row_does_not_stop_the_fold():
+    bad = WIRE + "\ud800"
+    assert copy_groups([bad, EDITED, OTHER]) == {0: [1]}

@@ -103,3 +103,11 @@ def test_today_setting_and_searched_for(tmp_path, hash_settings, write_article):
     answer = Asker.open(settings).ask("去年港口集装箱吞吐量增长多少？", mode="keyword")
     assert answer.searched_for == "去年港口集装箱吞吐量增长多少？ (2023-01-01…2023-12-31)"
     assert answer.as_json()["searched_for"].endswith("(2023-01-01…2023-12-31)")
+
+
+def test_eval_honours_a_question_date_written_without_zero_padding():
+    """69 chronoqa questions have question_date "2024-5-1": asked on today instead, "去年" meant the wrong year."""
+    from qa.evaluate import _date
+
+    assert _date("2024-5-1") == D(2024, 5, 1) and _date("2024-08-30") == D(2024, 8, 30)
+    assert _date("someday") is None and _date(None) is None

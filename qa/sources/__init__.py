@@ -12,7 +12,7 @@ one, a feed or an export holds many). `read_file` dispatches on the suffix.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,28 +51,40 @@ def read_file(path: Path, rel: str, read: Callable[[Path], bytes], seeds: Path |
               raw: bytes | None = None, digest: str | None = None) -> FileArticles:
     """The Articles of one file. `read` is the build's guarded whole-file reader (size limit, errors);
     a file-level problem raises ArticleError, a bad entry or row becomes a problem and is skipped."""
-    suffix = path.suffix.lower()
     if streamed(path):
-        from .exports import load_fields, read_csv, read_jsonl
-
         try:
             digest = digest or file_digest(path)
         except OSError as e:
             raise ArticleError(rel, f"cannot be read ({e.strerror or e}): check the file and its permissions") from None
-        fields = load_fields(seeds) if seeds else load_fields(Path("/nonexistent"))
-        rows = read_jsonl(path, rel, fields) if suffix == ".jsonl" else read_csv(path, rel, fields)
-        return _collect(rel, digest, rows)
+        return _collect(rel, digest, iter_file(path, rel, read, seeds))
     raw = read(path) if raw is None else raw
-    digest = digest or hashlib.sha256(raw).hexdigest()
+    return _collect(rel, digest or hashlib.sha256(raw).hexdigest(), iter_file(path, rel, read, seeds, raw))
+
+
+def iter_file(path: Path, rel: str, read: Callable[[Path], bytes], seeds: Path | None = None,
+              raw: bytes | None = None) -> Iterator[Article | ArticleError]:
+    """The articles of one file as they are read (an export row by row, never whole; a later row with
+    the same id replaces an earlier one, which a caller that streams has to do itself), and each bad
+    entry or row as an ArticleError item. A file-level problem raises ArticleError."""
+    suffix = path.suffix.lower()
+    if streamed(path):
+        from .exports import load_fields, read_csv, read_jsonl
+
+        fields = load_fields(seeds) if seeds else load_fields(Path("/nonexistent"))
+        yield from (read_jsonl if suffix == ".jsonl" else read_csv)(path, rel, fields)
+        return
+    raw = read(path) if raw is None else raw
+    digest = hashlib.sha256(raw).hexdigest()
     if suffix in PAGE_SUFFIXES:
         from .html import read_html
 
-        return FileArticles(digest, [read_html(raw, rel, digest)])
-    if suffix in FEED_SUFFIXES:
+        yield read_html(raw, rel, digest)
+    elif suffix in FEED_SUFFIXES:
         from .feeds import read_feed
 
-        return _collect(rel, digest, read_feed(raw, rel, digest))
-    return FileArticles(digest, [parse_article(decode(raw, path), Path(rel), digest)])
+        yield from read_feed(raw, rel, digest)
+    else:
+        yield parse_article(decode(raw, path), Path(rel), digest)
 
 
 def _collect(rel: str, digest: str, items) -> FileArticles:

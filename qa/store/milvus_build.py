@@ -26,12 +26,10 @@ import json
 import time
 from collections.abc import Iterator
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
 from .. import storage
-from ..articles import decode, parse_article
 from ..config import Settings
 from ..embedding import Embedder, load_embedder
 from ..errors import ArticleError, SeedsError
@@ -43,11 +41,11 @@ from ..index import (
     seed_files,
     settings_identity,
 )
-from ..seedfiles import read_capped
 from ..text import load_userdict
 from . import milvus as mv
+from .milvus_read import _add_article, _catalogue, _file_articles, _live_files, _marks_digest, _scan
 
-FORMAT = 1
+FORMAT = 2  # 2: articles of every format (qa/sources), syndicated copies folded (`marks`)
 RETIRE_MAX = 1000  # more changed articles than this: a new epoch (keeps the manifest row small)
 BATCH_CHUNKS = 512
 
@@ -97,6 +95,7 @@ def _schemas(c, dim: int, bm25: bool, words: list[str]):
     a.add_field("paths", DataType.VARCHAR, max_length=65535)
     a.add_field("source", DataType.VARCHAR, max_length=1024)
     a.add_field("data", DataType.VARCHAR, max_length=65535)
+    a.add_field("marks", DataType.VARCHAR, max_length=64)  # its copy marks' digest: a changed fold rewrites it
     a.add_field("_v", DataType.FLOAT_VECTOR, dim=2)  # Milvus 2.3 wants a vector field in every collection
     ai = c.prepare_index_params()
     ai.add_index("_v", index_type="FLAT", metric_type="L2")
@@ -159,22 +158,6 @@ def _live_articles(c, manifest: dict) -> dict[tuple[str, str], dict]:
             out[(r["path"], r["content_hash"])] = r
     it.close()
     return out
-
-
-def _scan(files: list[Path], seeds: Path, report: BuildReport) -> dict[str, list[str]]:
-    """Content hash -> paths, in order (first pass: hashes only, so memory does not hold the archive)."""
-    groups: dict[str, list[str]] = {}
-    for path in files:
-        rel = path.relative_to(seeds).as_posix()
-        try:
-            digest = hashlib.sha256(read_capped(path, seeds)).hexdigest()
-        except ArticleError as e:
-            report.skipped.append((rel, e.reason))
-            continue
-        if digest in groups:
-            report.duplicates.append((rel, groups[digest][0]))
-        groups.setdefault(digest, []).append(rel)
-    return groups
 
 
 class _Vectors:
@@ -268,11 +251,22 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
         old = _finish(c, old)
     same = old is not None and old.get("format") == FORMAT and old["model"] == model and \
         old["settings"] == ident and old.get("bm25") == bm25
-    groups = _scan(files, settings.seeds, report)
-    live = _live_articles(c, old) if same else {}
-    kept = {key: a for key, a in live.items() if key[1] in groups and key[0] == groups[key[1]][0]
-            and json.loads(a["paths"]) == groups[key[1]]}
-    retired = sorted({a["article_id"] for a in live.values()} - {a["article_id"] for a in kept.values()})
+    groups = _scan(files, settings.seeds, report, settings.follow_links)
+    cat = _catalogue(settings, groups, report, progress)
+    t_fold = time.perf_counter()
+    marks = cat.fold()
+    report.copies = sum("copy_of" in m for m in marks.values())
+    report.fold_seconds = time.perf_counter() - t_fold
+    now_ids: dict[str, dict[str, str]] = {}  # file hash -> {article id: marks digest}
+    for it in cat.items:
+        if cat.latest[(it["file"], it["id"])] == it["pos"]:
+            now_ids.setdefault(it["file"], {})[it["id"]] = _marks_digest(marks.get(it["id"], {}))
+    live = _live_files(c, old) if same else {}
+    kept = {key: rows for key, rows in live.items() if key[1] in groups and key[0] == groups[key[1]][0]
+            and json.loads(rows[0]["paths"]) == groups[key[1]]  # same bytes, same paths, same copy marks
+            and {r["article_id"]: r["marks"] for r in rows} == now_ids.get(key[1])}
+    retired = sorted({r["article_id"] for rows in live.values() for r in rows}
+                     - {r["article_id"] for rows in kept.values() for r in rows})
     new_epoch = not same or len(retired) > RETIRE_MAX
     if new_epoch:
         epoch, gen, kept = (old["epoch"] + 1 if old else 1), 1, {}
@@ -286,10 +280,11 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
         c.create_collection(collections["articles"], schema=as_, index_params=ai, consistency_level="Strong")
     else:
         epoch, gen, collections = old["epoch"], int(old["published"]) + 1, old["collections"]
-    vectors = _Vectors(c, settings, embedder, old if same else None, ident)
-    kept_keys = {(a["path"], a["content_hash"]) for a in kept.values()}
-    sources = {a["source"] for a in kept.values() if a["source"]}
-    n_chunks, n_articles, seq = sum(int(a["chunks"]) for a in kept.values()), len(kept), 0
+    # a passage's vector depends on its text and the model only: a new FORMAT or chunk setting reuses them
+    vectors = _Vectors(c, settings, embedder, old if old is not None and old["model"] == model else None, ident)
+    kept_rows = [r for rows in kept.values() for r in rows]
+    sources = {r["source"] for r in kept_rows if r["source"]}
+    n_chunks, n_articles, seq = sum(int(r["chunks"]) for r in kept_rows), len(kept_rows), 0
     batch_chunks: list[tuple[dict, dict]] = []
     batch_articles: list[dict] = []
 
@@ -315,34 +310,28 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
     for n, (digest, paths) in enumerate(groups.items(), 1):
         if progress:
             progress("read", n, len(groups))
-        if (paths[0], digest) in kept_keys:
+        if (paths[0], digest) in kept:
             continue
-        path = settings.seeds / paths[0]
         try:
-            raw = read_capped(path, settings.seeds, settings.follow_links)
-            article = parse_article(decode(raw, path), Path(paths[0]), digest)
-        except ArticleError as e:
+            for pos, article in _file_articles(settings, paths[0]):
+                if isinstance(article, ArticleError) or cat.latest.get((digest, article.id)) != pos:
+                    continue  # a bad row (in the summary already) or one a later row replaces
+                record = _article_record(article)
+                record.update(marks.get(article.id, {}))
+                chunks = [] if "copy_of" in record else _chunk_records(article, settings)  # a copy: no passages
+                _add_article(batch_articles, record, chunks, paths, digest, gen)
+                batch_chunks += [(ch, record) for ch in chunks]
+                n_chunks, n_articles = n_chunks + len(chunks), n_articles + 1
+                if record.get("source"):
+                    sources.add(record["source"])
+                if len(batch_chunks) >= BATCH_CHUNKS or len(batch_articles) >= BATCH_CHUNKS:
+                    flush_batch()
+                    if progress:
+                        progress("embed", n, len(groups))
+        except ArticleError as e:  # changed since the first read: the summary says so, the build goes on
             report.skipped.append((paths[0], e.reason))
-            continue
-        record, chunks = _article_record(article), _chunk_records(article, settings)
-        record["paths"] = paths
-        data = json.dumps(record, ensure_ascii=False)
-        for part, start in enumerate(range(0, max(len(data), 1), mv.PART_CHARS)):
-            batch_articles.append({"key": f"{gen}:{article.id}:{part}", "article_id": article.id, "gen": gen,
-                                   "part": part, "chunks": len(chunks), "path": paths[0], "content_hash": digest,
-                                   "paths": json.dumps(paths, ensure_ascii=False) if part == 0 else "",
-                                   "source": record.get("source") or "",
-                                   "data": data[start:start + mv.PART_CHARS], "_v": [0.0, 0.0]})
-        batch_chunks += [(ch, record) for ch in chunks]
-        n_chunks, n_articles = n_chunks + len(chunks), n_articles + 1
-        if record.get("source"):
-            sources.add(record["source"])
-        if len(batch_chunks) >= BATCH_CHUNKS:
-            flush_batch()
-            if progress:
-                progress("embed", n, len(groups))
     flush_batch()
-    if old is not None and not new_epoch and not retired and n_articles == len(kept):
+    if old is not None and not new_epoch and not retired and n_articles == len(kept_rows):
         report.articles, report.chunks = n_articles, n_chunks  # nothing new, nothing gone: publish nothing
         report.reused, report.unchanged, report.index_kind = n_chunks, True, "milvus-hnsw"
         report.seconds = time.perf_counter() - t0
