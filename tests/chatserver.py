@@ -9,6 +9,8 @@ the passages out of the prompt (the fences qa/written.py writes), so replies quo
         server.url                         # http://127.0.0.1:PORT/v1
         server.requests                    # every request body received, in order
         server.release.set()               # lets a "held" stream finish
+        server.script = "http-500"         # answer every request with this script, whatever its model
+                                           # (one running app, several behaviours); None: by model
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         self.server.record(self.path, body, self.headers.get("Authorization"))
-        model = str(body.get("model", ""))
+        model = self.server.script or str(body.get("model", ""))
         if not self.path.rstrip("/").endswith("/chat/completions"):
             return self._status(404, "no such route")
         status = {"http-500": 500, "http-401": 401, "http-404": 404, "http-429": 429}.get(model)
@@ -143,6 +145,7 @@ class ChatServer(ThreadingHTTPServer):
     def __init__(self, slow_s: float = 3.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.slow_s = slow_s
+        self.script: str | None = None
         self.requests: list[dict] = []
         self.authorizations: list[str | None] = []
         self.release = threading.Event()
