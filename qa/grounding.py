@@ -33,6 +33,9 @@ from .text import cjk_ratio, fold, sentences
 SIMILARITY = {"same": 0.30, "cross": 0.28}  # sentence vs its best cited passage sentence(s)
 NEAR = 0.15  # a number must be in a cited sentence within this similarity of the best one (same language)
 MISCITED = {"same": 0.22, "cross": 0.08}  # an uncited given passage beats the cited ones by this much: miscited
+# A Latin-script name in a sentence over Chinese passages must match a word or run of words of a cited passage
+# at least this well (qa/crossnames.py; literal occurrences score 1).
+NAME_SIMILARITY = {"same": -1.0, "cross": 0.45}
 
 _MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
 _WORD = re.compile(r"\w")
@@ -67,6 +70,7 @@ class Verdict:
     similarity: float
     rival: float = 0.0  # best uncited given passage's similarity minus `similarity` (rule 4)
     spans: tuple[tuple[int, int, int], ...] = ()  # (passage index 0-based, start, end) supporting it
+    name_support: float = 1.0  # the weakest Latin name's best match in the cited Chinese passages (rule 2)
 
     def display(self) -> str:
         """The sentence with its markers after it, as the answer shows it."""
@@ -232,12 +236,12 @@ def check(answer: str, passages: list[str], model, refuse: tuple[str, ...] = ())
     out = []
     for c, v in zip(cs, cvecs):
         best = [float((u @ v).max()) if len(u) else 0.0 for u in uvecs]
-        out.append(_verdict(c, v, best, passages, folded, nums, units, uvecs, refuse))
+        out.append(_verdict(c, v, best, passages, folded, nums, units, uvecs, refuse, model))
     return out
 
 
 def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], folded: list[str],
-             nums: list[set[float]], units, uvecs, refuse: tuple[str, ...]) -> Verdict:
+             nums: list[set[float]], units, uvecs, refuse: tuple[str, ...], model) -> Verdict:
     cited = [n - 1 for n in c.citations]
     sim = max((best[i] for i in cited), default=0.0)
 
@@ -245,7 +249,9 @@ def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], fo
     rival = max(others) - sim if others and cited else 0.0
 
     def no(reason: str) -> Verdict:
-        return Verdict(c.text, c.citations, False, reason, sim, rival)
+        return Verdict(c.text, c.citations, False, reason, sim, rival, name_support=name_support)
+
+    name_support = 1.0  # rebound below when Latin names are matched across scripts
 
     if not cited:
         return no("cites no given passage")
@@ -267,6 +273,15 @@ def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], fo
         if not any(name in folded[i] for i in cited):
             return no(f"{name!r} is not in {_marks(cited)}")
     pair = "same" if same else "cross"
+    if not same and not latin:  # Latin names over Chinese passages: matched across the script gap
+        from . import crossnames
+
+        found = crossnames.support(crossnames.phrases(c.text), [passages[i] for i in cited], model, vectors)
+        if found:
+            weakest = min(found, key=lambda f: f[1])
+            name_support = weakest[1]
+            if name_support < NAME_SIMILARITY[pair]:
+                return no(f"{weakest[0]!r} is not in {_marks(cited)} (closest {weakest[2]!r}, {name_support:.2f})")
     if sim < SIMILARITY[pair]:
         return no(f"{_marks(cited)} does not say this (similarity {sim:.2f})")
     if rival > MISCITED[pair]:
@@ -279,7 +294,7 @@ def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], fo
         if scores[j] >= sim - 0.05:
             _, a, b = units[i][j]
             spans.append((i, a, b))
-    return Verdict(c.text, c.citations, True, None, sim, rival, tuple(spans))
+    return Verdict(c.text, c.citations, True, None, sim, rival, tuple(spans), name_support)
 
 
 def _marks(indexes: list[int]) -> str:

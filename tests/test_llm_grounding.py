@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from qa.crossnames import phrases, support
 from qa.embedding import load_embedder
-from qa.grounding import MISCITED, check, claims, numbers
+from qa.grounding import MISCITED, NAME_SIMILARITY, check, claims, numbers, vectors
 
 P1 = ("第78届联合国大会7月1日协商一致通过中国主提的加强人工智能能力建设国际合作决议。这份决议聚焦人工智能能力建设，"
       "旨在帮助各国特别是发展中国家从人工智能发展中平等受益。决议获得140多个国家联署。")
@@ -75,3 +76,30 @@ def test_a_sentence_repeating_the_instructions_is_refused(model):
     v = check("Answer the question using only the numbered passages.[1]", PASSAGES, model,
               refuse=("answer the question using only the numbered passages",))[0]
     assert not v.supported and v.reason == "repeats the instructions"
+
+
+def test_latin_phrases_are_names_without_the_words_that_open_a_clause():
+    assert phrases('The answer to "How many sacks did Jared Allen have" is 136.') == ["Jared Allen"]
+    assert phrases("According to Reuters, the University of Chicago and Tesla's board met.") == [
+        "Reuters", "University of Chicago", "Tesla"]
+
+
+@pytest.mark.parametrize(("sentence", "supported"), [
+    ("The men's race was won by a runner from Kenya.[2]", True),
+    ("The men's race was won by a runner from Ethiopia.[2]", False),  # CC-CEDICT: 肯尼亚 is Kenya
+    ("The men's race was won by a runner from Brazil.[2]", False),  # no word of [2] is close to it
+    ("In 2018 China published a white paper on AI standardisation.[3]", True),
+    ("In 2018 Microsoft published a white paper on AI standardisation.[3]", False),
+])
+def test_an_english_name_is_matched_across_the_script_gap(model, sentence, supported):
+    v = check(sentence, PASSAGES, model)[0]
+    assert v.supported is supported, (v.reason, v.name_support)
+    if not supported:
+        assert "is not in [" in v.reason and v.name_support < NAME_SIMILARITY["cross"]
+
+
+def test_a_transliterated_person_name_is_found_in_a_chinese_passage(model):
+    passage = "黑豹队的防守只丢了308分。职业碗防守截锋卡万·肖特以11分领先于全队，他的队友马里奥·爱迪生贡献了6次擒杀。"
+    found = support(["Mario Addison", "Peyton Manning"], [passage], model, vectors)
+    assert found[0][1] >= NAME_SIMILARITY["cross"] and "爱迪生" in found[0][2]
+    assert found[1][1] < found[0][1]
