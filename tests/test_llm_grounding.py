@@ -9,7 +9,7 @@ import pytest
 
 from qa.crossnames import phrases, support
 from qa.embedding import load_embedder
-from qa.grounding import MISCITED, NAME_SIMILARITY, check, claims, numbers, vectors
+from qa.grounding import MISCITED, NAME_SIMILARITY, check, claims, mentions, numbers, vectors
 
 P1 = ("第78届联合国大会7月1日协商一致通过中国主提的加强人工智能能力建设国际合作决议。这份决议聚焦人工智能能力建设，"
       "旨在帮助各国特别是发展中国家从人工智能发展中平等受益。决议获得140多个国家联署。")
@@ -37,6 +37,19 @@ def test_numbers_are_read_in_every_notation():
     assert 1_500_000.0 in numbers("1.5 million people") and 90.0 in numbers("the 1990s")
     assert numbers("统一协调", strict=True) == set()  # 一 inside a word is not a count
     assert 7.0 in numbers("on July 1, 2024") and 2024.0 in numbers("on July 1, 2024")
+    assert mentions("66 million years ago, in the 1990s") == [[66.0, 66e6], [1990.0, 90.0]]
+
+
+def test_a_scaled_number_is_found_in_either_notation(model):
+    passage = ["白垩纪-古近纪灭绝事件发生在大约6600万年前，导致恐龙灭绝。"]
+    assert check("The extinction of the dinosaurs happened about 66 million years ago.[1]", passage, model)[0].supported
+    v = check("The extinction of the dinosaurs happened about 67 million years ago.[1]", passage, model)[0]
+    assert not v.supported and v.reason.startswith("number 67 ")
+
+
+def test_initials_and_et_al_do_not_end_a_sentence():
+    got = claims("It was founded by E.I. du Pont in 1802.[1] Jones et al. 1998 agree.[2]", 2)
+    assert [c.text for c in got] == ["It was founded by E.I. du Pont in 1802.", "Jones et al. 1998 agree."]
 
 
 def test_a_copied_sentence_is_supported_with_its_span(model):
