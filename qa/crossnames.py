@@ -19,6 +19,7 @@ dictionary ("Ethiopia" vs 肯尼亚 = Kenya: same kind of word, so the vectors a
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -106,15 +107,21 @@ def dictionary() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, st
                 continue
             simplified = m.group(2)
             if len(simplified) >= 2:
-                senses[simplified] = senses.get(simplified, "") + " / " + fold(m.group(3))
+                senses[simplified] = senses.get(simplified, "") + " / " + _en(m.group(3))
             for sense in m.group(3).split("/"):
                 sense = re.sub(r"\([^)]*\)", "", sense).split(",")[0].split(";")[0].strip()
                 sense = re.sub(r"^the ", "", sense)
                 if sense[:1].isupper() and len(sense) <= 40 and not _NOT_A_NAME.match(sense):
-                    key = fold(sense)
+                    key = _en(sense)
                     en.setdefault(key, set()).add(simplified)
                     zh.setdefault(simplified, set()).add(key)
     return en, zh, senses
+
+
+def _en(text: str) -> str:
+    """English text folded like qa.text.fold, without its Chinese conversion (the senses cite Chinese words,
+    and converting 120k lines would take a minute)."""
+    return unicodedata.normalize("NFKC", text).lower()
 
 
 def _dictionary_says(name: str, passages: list[str], best_span: str) -> float | None:
