@@ -91,6 +91,8 @@ def claims(answer: str, n_passages: int) -> list[Claim]:
         nums = [int(x) for x in re.split(r"\s*[,，、]\s*", m.group(1))]
         marks.append((sum(map(len, plain)), nums))
         pos = m.end()
+        if answer[m.start() - 1:m.start()] in (".", "!", "?") and answer[pos:pos + 1].isalnum():
+            plain.append(" ")  # "July 1.[1]The ..." is two sentences once the marker is gone
     plain.append(answer[pos:])
     text = "".join(plain)
     spans = [(s, a, b) for s, a, b in sentences(text)]

@@ -1,7 +1,7 @@
 """A real chat-completions server on 127.0.0.1 for tests (not a test module itself).
 
 It speaks the OpenAI protocol over HTTP (JSON and server-sent events) and answers from scripts chosen by the
-request's `model`: "faithful", "invented", "wrong-marker", "wrong-language", "obey-injection", "slow",
+request's `model`: "faithful", "invented", "english-swapped", "wrong-marker", "wrong-language", "obey-injection", "slow",
 "http-500", "http-401", "http-404", "http-429", "broken-sse", "endless", "empty", "held". A script reads
 the passages out of the prompt (the fences qa/written.py writes), so replies quote whatever was retrieved.
 
@@ -26,6 +26,7 @@ _FENCE = re.compile(r"<<<passage (\d+) [0-9a-f]+>>>\n(.*?)\n<<<end [0-9a-f]+>>>"
 _SENT = re.compile(r"[^。！？!?]+[。！？!?]")
 INVENTED_ZH = "该决议还规定每个会员国每年须缴纳五百亿美元的人工智能税。"
 INVENTED_EN = "The resolution also requires every member state to pay a 50 billion dollar AI tax."
+SWAPPED_EN = "The resolution was proposed by Japan."  # the passage says 中国 (China): a name swapped across scripts
 
 
 def passages(body: dict) -> dict[int, str]:
@@ -59,6 +60,9 @@ def reply_for(model: str, body: dict) -> str:
         return faithful + INVENTED_ZH + "[1]"
     if model == "wrong-marker":
         return f"{first}[1][9]" + (f"{second}[9]" if second else "")
+    if model == "english-swapped":  # an English answer over the Chinese passages, one name swapped
+        n = next((k for k, p in sorted(ps.items()) if "7月1日" in p), 1)
+        return f"The UN General Assembly adopted the resolution on AI capacity building on July 1.[{n}]{SWAPPED_EN}[{n}]"
     if model == "wrong-language":
         return "The articles describe a United Nations resolution on artificial intelligence.[1]"
     if model == "obey-injection":

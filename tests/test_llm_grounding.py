@@ -29,6 +29,8 @@ def test_sentences_take_the_markers_that_follow_or_sit_inside_them():
         ("决议7月1日通过。", (1,), ()), ("共有三万名选手参加！", (2,), ()),
         ("The race was 42 km long.", (2, 3), ()), ("Bad one。", (), (9,))]
     assert claims("", 3) == [] and claims("[1]", 3) == []
+    assert [c.text for c in claims("It passed on July 1.[1]It was proposed by China.[1]", 1)] == [
+        "It passed on July 1.", "It was proposed by China."]
 
 
 def test_numbers_are_read_in_every_notation():
