@@ -40,6 +40,7 @@ def test_numbers_are_read_in_every_notation():
     assert numbers("统一协调", strict=True) == set()  # 一 inside a word is not a count
     assert 7.0 in numbers("on July 1, 2024") and 2024.0 in numbers("on July 1, 2024")
     assert mentions("66 million years ago, in the 1990s") == [[66.0, 66e6], [1990.0, 90.0]]
+    assert mentions("five million people") == [[5.0, 5e6]]
 
 
 def test_a_scaled_number_is_found_in_either_notation(model):
