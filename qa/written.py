@@ -85,7 +85,7 @@ def finish(answer: Answer, text: str, config: LLMConfig, sentence_model) -> Answ
     if language_of(body) != lang:
         return _fallback(answer, _wrong_language(config, language_of(body), lang))
     refuse = tuple(_fold_rule(r) for r in RULES)
-    verdicts = grounding.check(text, [h.text for h in answer.hits], sentence_model, refuse)
+    verdicts = grounding.check(text, [h.text for h in answer.hits], sentence_model, refuse, answer.question)
     kept = [v for v in verdicts if v.supported]
     if not kept or len(kept) < MIN_KEPT * len(verdicts):
         return _fallback(answer, f"{config.model}'s answer was not supported by the passages it cites "

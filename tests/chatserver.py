@@ -1,7 +1,7 @@
 """A real chat-completions server on 127.0.0.1 for tests (not a test module itself).
 
 It speaks the OpenAI protocol over HTTP (JSON and server-sent events) and answers from scripts chosen by the
-request's `model`: "faithful", "invented", "wrong-marker", "wrong-language", "obey-injection", "slow",
+request's `model`: "faithful", "invented", "english-swapped", "wrong-marker", "wrong-language", "obey-injection", "slow",
 "http-500", "http-401", "http-404", "http-429", "broken-sse", "endless", "empty", "held". A script reads
 the passages out of the prompt (the fences qa/written.py writes), so replies quote whatever was retrieved.
 
@@ -9,6 +9,8 @@ the passages out of the prompt (the fences qa/written.py writes), so replies quo
         server.url                         # http://127.0.0.1:PORT/v1
         server.requests                    # every request body received, in order
         server.release.set()               # lets a "held" stream finish
+        server.script = "http-500"         # answer every request with this script, whatever its model
+                                           # (one running app, several behaviours); None: by model
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _FENCE = re.compile(r"<<<passage (\d+) [0-9a-f]+>>>\n(.*?)\n<<<end [0-9a-f]+>>>"
 _SENT = re.compile(r"[^。！？!?]+[。！？!?]")
 INVENTED_ZH = "该决议还规定每个会员国每年须缴纳五百亿美元的人工智能税。"
 INVENTED_EN = "The resolution also requires every member state to pay a 50 billion dollar AI tax."
+SWAPPED_EN = "The resolution was proposed by Japan."  # the passage says 中国 (China): a name swapped across scripts
 
 
 def passages(body: dict) -> dict[int, str]:
@@ -57,6 +60,9 @@ def reply_for(model: str, body: dict) -> str:
         return faithful + INVENTED_ZH + "[1]"
     if model == "wrong-marker":
         return f"{first}[1][9]" + (f"{second}[9]" if second else "")
+    if model == "english-swapped":  # an English answer over the Chinese passages, one name swapped
+        n = next((k for k, p in sorted(ps.items()) if "7月1日" in p), 1)
+        return f"The UN General Assembly adopted the resolution on AI capacity building on July 1.[{n}]{SWAPPED_EN}[{n}]"
     if model == "wrong-language":
         return "The articles describe a United Nations resolution on artificial intelligence.[1]"
     if model == "obey-injection":
@@ -79,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         self.server.record(self.path, body, self.headers.get("Authorization"))
-        model = str(body.get("model", ""))
+        model = self.server.script or str(body.get("model", ""))
         if not self.path.rstrip("/").endswith("/chat/completions"):
             return self._status(404, "no such route")
         status = {"http-500": 500, "http-401": 401, "http-404": 404, "http-429": 429}.get(model)
@@ -143,6 +149,7 @@ class ChatServer(ThreadingHTTPServer):
     def __init__(self, slow_s: float = 3.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.slow_s = slow_s
+        self.script: str | None = None
         self.requests: list[dict] = []
         self.authorizations: list[str | None] = []
         self.release = threading.Event()

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from qa.crossnames import phrases, support
 from qa.embedding import load_embedder
-from qa.grounding import MISCITED, check, claims, numbers
+from qa.grounding import MISCITED, NAME_SIMILARITY, check, claims, mentions, numbers, vectors
 
 P1 = ("第78届联合国大会7月1日协商一致通过中国主提的加强人工智能能力建设国际合作决议。这份决议聚焦人工智能能力建设，"
       "旨在帮助各国特别是发展中国家从人工智能发展中平等受益。决议获得140多个国家联署。")
@@ -28,6 +29,8 @@ def test_sentences_take_the_markers_that_follow_or_sit_inside_them():
         ("决议7月1日通过。", (1,), ()), ("共有三万名选手参加！", (2,), ()),
         ("The race was 42 km long.", (2, 3), ()), ("Bad one。", (), (9,))]
     assert claims("", 3) == [] and claims("[1]", 3) == []
+    assert [c.text for c in claims("It passed on July 1.[1]It was proposed by China.[1]", 1)] == [
+        "It passed on July 1.", "It was proposed by China."]
 
 
 def test_numbers_are_read_in_every_notation():
@@ -36,6 +39,20 @@ def test_numbers_are_read_in_every_notation():
     assert 1_500_000.0 in numbers("1.5 million people") and 90.0 in numbers("the 1990s")
     assert numbers("统一协调", strict=True) == set()  # 一 inside a word is not a count
     assert 7.0 in numbers("on July 1, 2024") and 2024.0 in numbers("on July 1, 2024")
+    assert mentions("66 million years ago, in the 1990s") == [[66.0, 66e6], [1990.0, 90.0]]
+    assert mentions("five million people") == [[5.0, 5e6]]
+
+
+def test_a_scaled_number_is_found_in_either_notation(model):
+    passage = ["白垩纪-古近纪灭绝事件发生在大约6600万年前，导致恐龙灭绝。"]
+    assert check("The extinction of the dinosaurs happened about 66 million years ago.[1]", passage, model)[0].supported
+    v = check("The extinction of the dinosaurs happened about 67 million years ago.[1]", passage, model)[0]
+    assert not v.supported and v.reason.startswith("number 67 ")
+
+
+def test_initials_and_et_al_do_not_end_a_sentence():
+    got = claims("It was founded by E.I. du Pont in 1802.[1] Jones et al. 1998 agree.[2]", 2)
+    assert [c.text for c in got] == ["It was founded by E.I. du Pont in 1802.", "Jones et al. 1998 agree."]
 
 
 def test_a_copied_sentence_is_supported_with_its_span(model):
@@ -75,3 +92,30 @@ def test_a_sentence_repeating_the_instructions_is_refused(model):
     v = check("Answer the question using only the numbered passages.[1]", PASSAGES, model,
               refuse=("answer the question using only the numbered passages",))[0]
     assert not v.supported and v.reason == "repeats the instructions"
+
+
+def test_latin_phrases_are_names_without_the_words_that_open_a_clause():
+    assert phrases('The answer to "How many sacks did Jared Allen have" is 136.') == ["Jared Allen"]
+    assert phrases("According to Reuters, the University of Chicago and Tesla's board met.") == [
+        "Reuters", "University of Chicago", "Tesla"]
+
+
+@pytest.mark.parametrize(("sentence", "supported"), [
+    ("The men's race was won by a runner from Kenya.[2]", True),
+    ("The men's race was won by a runner from Ethiopia.[2]", False),  # CC-CEDICT: 肯尼亚 is Kenya
+    ("The men's race was won by a runner from Brazil.[2]", False),  # no word of [2] is close to it
+    ("In 2018 China published a white paper on AI standardisation.[3]", True),
+    ("In 2018 Microsoft published a white paper on AI standardisation.[3]", False),
+])
+def test_an_english_name_is_matched_across_the_script_gap(model, sentence, supported):
+    v = check(sentence, PASSAGES, model)[0]
+    assert v.supported is supported, (v.reason, v.name_support)
+    if not supported:
+        assert "is not in [" in v.reason and v.name_support < NAME_SIMILARITY["cross"]
+
+
+def test_a_transliterated_person_name_is_found_in_a_chinese_passage(model):
+    passage = "黑豹队的防守只丢了308分。职业碗防守截锋卡万·肖特以11分领先于全队，他的队友马里奥·爱迪生贡献了6次擒杀。"
+    found = support(["Mario Addison", "Peyton Manning"], [passage], model, vectors)
+    assert found[0][1] >= NAME_SIMILARITY["cross"] and "爱迪生" in found[0][2]
+    assert found[1][1] < found[0][1]

@@ -20,7 +20,7 @@ from qa.llm import LLMConfig
 from qa.replies import language_of
 from qa.written import RULES, write_answer
 
-from .chatserver import INVENTED_ZH, ChatServer
+from .chatserver import INVENTED_ZH, SWAPPED_EN, ChatServer
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +80,14 @@ def test_invented_sentence_is_removed_and_the_notice_says_so(asker, server):
     removed = [s for s in ans.sentences if not s["supported"]]
     assert [s["text"] for s in removed] == [INVENTED_ZH]
     assert "removed" in ans.notice
+
+
+def test_an_english_sentence_with_a_name_swapped_across_scripts_is_removed(asker, server):
+    ans = written(asker, server, "english-swapped", "When did the General Assembly adopt the resolution on AI?")
+    assert ans.generated and language_of(ans.written) == "en"
+    assert "July 1" in ans.answer_text() and "Japan" not in ans.answer_text()
+    removed = [s for s in ans.sentences if not s["supported"]]
+    assert [s["text"] for s in removed] == [SWAPPED_EN]
 
 
 def test_marker_naming_no_passage_is_dropped(asker, server):
