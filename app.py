@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -15,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402 - analytics must be off before gradio is imported
 import yaml  # noqa: E402
 
-from qa import Asker, Filters, QAError, Settings  # noqa: E402
+from qa import Asker, Filters, QAError, Settings, crossnames  # noqa: E402
 from qa.errors import InputError  # noqa: E402
 from qa.limits import BodyLimit, CallArguments, Lanes  # noqa: E402
 from qa.render import (  # noqa: E402
@@ -94,6 +95,8 @@ class Page:
         self.problem: str | None = None
         self.lanes = Lanes()
         self.llm = LLMConfig.from_settings(settings)  # None: quoted answers only (qa/written.py)
+        if self.llm:  # the grounding check's name dictionary loads in seconds: not on the first answer
+            threading.Thread(target=crossnames.dictionary, daemon=True, name="qa-dictionary").start()
         self.reopen()
 
     def reopen(self) -> None:
