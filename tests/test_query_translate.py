@@ -26,3 +26,13 @@ def test_only_english_questions_get_chinese_words():
     de = "Welche Mannschaft hat den Super Bowl 50 gewonnen?"
     assert searched_literally(de) == anchors(de)
     assert searched_literally("超级碗50的冠军是哪支球队？") == ()
+
+
+def test_an_english_question_quotes_the_sentence_with_its_words_in_chinese():
+    from qa.evidence import select
+
+    passage = ["今天天气很好，大家都出门散步。联合国大会通过了这项决议，各国表示欢迎。"]
+    quoted = [s.text for s in select("When was the resolution adopted?", None, passage, None, {})]
+    assert quoted == ["联合国大会通过了这项决议，各国表示欢迎。"]
+    # without its literal words the English question has no keyword to tell the two sentences apart
+    assert len(select("When was the resolution adopted?", None, passage, None, {}, literal=False)) == 2
