@@ -91,7 +91,7 @@ def undump(rec: dict) -> dict:
     return {**rec, "_alone": search(rec["alone"]), "_joined": search(rec["joined"])}
 
 
-def apply(rec: dict, policy: str, near: tuple[float, float, float]) -> tuple[bool, dict, bool]:
+def apply(rec: dict, policy: str, near: tuple[float, float, float, float]) -> tuple[bool, dict, bool]:
     """(context used, the outcome of the search answered, whether it is answered at all)."""
     if policy == "alone":
         use = False
@@ -103,14 +103,15 @@ def apply(rec: dict, policy: str, near: tuple[float, float, float]) -> tuple[boo
         own = conversation.own_ok(rec["own"], rec["coverage"])
         use, _ = conversation.choose(rec["_alone"], rec["_joined"], rec["leans"], own, "hybrid")
     else:
-        use = conversation.follows(rec["near"], rec["leans"], rec["coverage"], *near)
+        use = conversation.follows(rec["near"], rec["leans"], rec["coverage"], *near[:3]) and \
+            (rec["_joined"].in_scope or rec["near"] >= near[3])
         if use:  # answered from the joined search even when its own score is low (qa/conversation.py decide)
             return True, rec["joined"], True
     o = rec["joined" if use else "alone"]
     return use, o, o["in_scope"]
 
 
-def score(recs: list[dict], policy: str, near: tuple[float, float, float]) -> dict:
+def score(recs: list[dict], policy: str, near: tuple[float, float, float, float]) -> dict:
     by = {kind: [apply(r, policy, near) for r in recs if r["kind"] == kind]
           for kind in ("follow-up", "unrelated", "off-topic")}
 
@@ -125,7 +126,7 @@ def score(recs: list[dict], policy: str, near: tuple[float, float, float]) -> di
             "n_fu": len(by["follow-up"]), "n_un": len(by["unrelated"]), "n_off": len(by["off-topic"])}
 
 
-def tune(recs: list[dict]) -> tuple[float, float, float]:
+def tune(recs: list[dict]) -> tuple[float, float, float, float]:
     """The thresholds that answer most follow-ups right and fewest off-topic follow-ups on the dev half while
     joining at most 2 % of unrelated questions (ties: fewer joins, then stricter thresholds)."""
     dev = [r for r in recs if r["split"] == "dev"]
@@ -134,11 +135,12 @@ def tune(recs: list[dict]) -> tuple[float, float, float]:
     for near in (-0.005, -0.01, -0.015, -0.02, -0.025, -0.03):
         for lean in (-0.03, -0.035, -0.04, -0.045, -0.05, -0.055, -0.06):
             for cover in (0.6, 0.7, 0.8, 0.9):
-                s = score(dev, "decided", (near, lean, cover))
-                key = (s["un_joined"] <= 0.02, round(s["fu_right"] - s["off_answered"], 4), -s["un_joined"],
-                       near, lean, cover)
-                if best is None or key > best[0]:
-                    best = (key, (near, lean, cover), s)
+                for force in (0.0, -0.005, -0.01, -0.02, -0.03, -1.0):  # -1: always answered
+                    s = score(dev, "decided", (near, lean, cover, force))
+                    key = (s["un_joined"] <= 0.02, round(s["fu_right"] - s["off_answered"], 4), -s["un_joined"],
+                           near, lean, cover, force)
+                    if best is None or key > best[0]:
+                        best = (key, (near, lean, cover, force), s)
     print(f"dev best: {best[1]}: {best[2]}")
     return best[1]
 
@@ -171,24 +173,28 @@ def main() -> None:
     ap.add_argument("--cost", action="store_true", help="also time questions by length")
     ap.add_argument("--write", action="store_true", help="write the tables into benchmarks/README.md")
     ap.add_argument("--dump", type=Path, help="write per-pair outcomes here (JSON lines)")
-    ap.add_argument("--from-dump", type=Path, help="apply the rules to a --dump of an earlier run (no searches)")
+    ap.add_argument("--from-dump", type=Path, nargs="+", help="apply the rules to --dump(s) of earlier runs (no searches)")
+    ap.add_argument("--shard", default="0/1", help="K/N: run only every N-th pair from the K-th (parallel --dump runs)")
     args = ap.parse_args()
     rows = [json.loads(x) for x in SET.read_text(encoding="utf-8").splitlines() if x.strip()]
+    k, n = map(int, args.shard.split("/"))
     embedder = retriever = None
     if args.cost or not args.from_dump:
         embedder = load_embedder(DEFAULT_MODEL)
         corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
         retriever, _ = corpus_retriever(corpus, embedder, Settings.load().cache)
     if args.from_dump:
-        recs = [undump(json.loads(x)) for x in args.from_dump.read_text(encoding="utf-8").splitlines() if x.strip()]
+        recs = [undump(json.loads(x)) for f in args.from_dump for x in f.read_text(encoding="utf-8").splitlines()
+                if x.strip()]
         # keyword coverage needs no model: recomputed, so a change to its rule needs no new run
         corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
         keywords, _ = corpus_retriever(corpus, None, Settings.load().cache)
         for r in recs:
             r["coverage"] = conversation.coverage(keywords, r["question"], language_of(r["question"]))
     else:
-        recs = run(rows, retriever, SentenceScorer(embedder, sentences=sentence_embedder(embedder)))
-    near = tune(recs) if args.tune else (conversation.NEAR, conversation.NEAR_LEAN, conversation.COVERAGE_FLOOR)
+        recs = run(rows[k::n], retriever, SentenceScorer(embedder, sentences=sentence_embedder(embedder)))
+    near = tune(recs) if args.tune else (conversation.NEAR, conversation.NEAR_LEAN, conversation.COVERAGE_FLOOR,
+                                         conversation.FORCE_NEAR)
     if args.dump:
         with open(args.dump, "w", encoding="utf-8") as f:
             for r in recs:
@@ -219,8 +225,8 @@ def main() -> None:
             "first citation is the gold passage. Targets: follow-ups ≥ 90 %, unrelated joined ≤ 2 %. **decided**: "
             "joined when the question alone lands near the passage the previous answer cited (its cosine to it "
             f"minus its best passage cosine ≥ NEAR_LEAN {near[1]} when it leans on the context, ≥ NEAR {near[0]} "
-            f"otherwise; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles), thresholds "
-            "fitted on dev; test is the held-out half (by passage). **margins**: the rule it replaced (relevance "
+            f"otherwise; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles; answered when "
+            f"the joined search is in scope or the question is ≥ FORCE_NEAR {near[3]} near), thresholds fitted on dev; test is the held-out half (by passage). **margins**: the rule it replaced (relevance "
             f"scores of the two searches: JOIN_MARGIN {conversation.JOIN_MARGIN}, LEAN_MARGIN "
             f"{conversation.LEAN_MARGIN}, OWN_FLOOR {conversation.OWN_FLOOR}, coverage "
             f"{conversation.OLD_COVERAGE_FLOOR}). The other rules are shown on test only.\n\n" + "\n".join(lines)

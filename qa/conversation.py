@@ -9,10 +9,10 @@ the eval sets, `benchmarks/followups.jsonl`, fitted on its dev half):
          is its own top passage; an unrelated question is 0.05-0.2 below)
   joined when near >= NEAR_LEAN for a question that leans on what came before (a pronoun or an opener such as
   "那", "它", "and what about"), near >= NEAR otherwise, and, for a Chinese question, at least COVERAGE_FLOOR of
-  its own words occur in the articles (so an off-topic "那特朗普的关税政策呢？" still abstains). The joined
-  search is then answered even when its own relevance score is low: the question is about a passage the
-  conversation already found (English questions over Chinese articles score low: the abstention rule alone
-  turned away most English follow-ups).
+  its own words occur in the articles (so an off-topic "那特朗普的关税政策呢？" still abstains), and the
+  joined search is in scope or the question is within FORCE_NEAR of the cited passage: then it is answered
+  even though its own relevance score is low, being about a passage the conversation already found (English
+  questions over Chinese articles score low: the abstention rule alone turned away most English follow-ups).
 The wording is a prior, never enough alone: a leaning question far from the cited passage is searched alone.
 Keyword mode (no vectors) keeps the older rule (`choose`): the question's own words found in the joined passages,
 and the joined search's keyword support clearly above the question's own.
@@ -33,8 +33,9 @@ from .text import query_tokens
 
 # Fitted on the dev half of benchmarks/followups.jsonl (benchmarks/followups.py; numbers in benchmarks/README.md).
 NEAR = -0.005
-NEAR_LEAN = -0.045
-COVERAGE_FLOOR = 0.7
+NEAR_LEAN = -0.035
+COVERAGE_FLOOR = 0.8
+FORCE_NEAR = -1.0  # the joined search is answered although its own score is low only this near (-1: always)
 # The rule before the cited passage was used (kept for keyword mode and as the benchmark's comparison).
 JOIN_MARGIN = 12.0
 LEAN_MARGIN = 1.0
@@ -217,7 +218,8 @@ def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, l
         return Decision(joined if use else alone, use, alone, joined, reason)
     previous = run_search(retriever, scorer, context, language_of(context), k, mode, filters, today)
     near = nearness(retriever, alone, cited_row(retriever, scorer, previous))
-    if not follows(near, leaning, coverage(retriever, question, language)):
+    if not follows(near, leaning, coverage(retriever, question, language)) or \
+            not (joined.in_scope or near >= FORCE_NEAR):
         return Decision(alone, False, alone, joined, "the question alone is far from what the previous answer cited")
     if not joined.in_scope and joined.hits:
         joined = replace(joined, in_scope=True)  # a follow-up on a passage the conversation already found
