@@ -42,8 +42,9 @@ from qa import Retriever, Settings, build  # noqa: E402
 from qa import evidence as ev  # noqa: E402
 from qa.embedding import load_embedder  # noqa: E402
 from qa.evaluate import corpus_retriever, read_jsonl  # noqa: E402
+from qa.query import searched_literally  # noqa: E402
 from qa.storage import load  # noqa: E402
-from qa.text import is_chinese, query_tokens  # noqa: E402
+from qa.text import fold, is_chinese, query_tokens  # noqa: E402
 
 FEATURES = {"zh": ("margin", "gap", "bm25"), "en": ("margin", "gap")}
 OUT_CAP = 0.03  # on the fit half: leaves room for the other half to stay near 5%
@@ -85,9 +86,21 @@ def measure(retriever: Retriever, scorer: ev.SentenceScorer, questions: list[str
         sig = ev.signals(q, v, hits, scorer, idf, retriever.store)
         ms = (time.perf_counter() - t) * 1000
         rows.append({"question": q, "lang": "zh" if is_chinese(q) else "en", "margin": sig.margin, "gap": sig.gap,
-                     "bm25": sig.bm25, "support": sig.support, "ms": ms,
+                     "bm25": sig.bm25, "support": sig.support, "literal": literal(q, hits, retriever), "ms": ms,
                      "half": int(hashlib.sha1(q.encode()).hexdigest(), 16) % 2})
     return rows
+
+
+def literal(question: str, hits: list, retriever: Retriever) -> float:
+    """Tried for English questions (`--en-features margin,gap,literal`), not kept: the IDF-weighted share of the
+    question's literal tokens (numbers, Latin names, its words in Chinese: qa/query.py searched_literally) found
+    in one of the top 3 passages."""
+    toks = searched_literally(question)
+    if not toks or not hits:
+        return 0.0
+    weight = retriever.index.keywords.idf(list(toks))
+    total = sum(weight.get(t, 1.0) for t in toks)
+    return max(sum(weight.get(t, 1.0) for t in toks if t in fold(h.text)) for h in hits[:3]) / total
 
 
 def sample(path: Path, n: int, rng: random.Random) -> list[str]:
@@ -129,16 +142,16 @@ def collect(eval_dir: Path, n: int, model: str, cache: Path) -> dict[str, list[d
 # --- the rule and its fit ----------------------------------------------------------------------------------------
 
 def decide(r: dict, rule: dict[str, dict[str, float]] | None = None, keyword_only: bool = False) -> bool:
-    """`qa.evidence.in_scope` on a measured row, with the given rule (default: the one in qa/evidence.py)."""
+    """`qa.evidence.in_scope` on a measured row, with the given rule for its language (default: the one in
+    qa/evidence.py); a rule may weigh a tried signal the shipped one lacks (`--en-features`)."""
+    if not keyword_only and rule is not None and r["lang"] in rule:
+        return r["margin"] is not None and _score(r, rule[r["lang"]]) >= 0
     sig = ev.Signals(r["margin"], r["gap"], r["bm25"], r["support"])
-    if rule is None:
-        return ev.in_scope(sig, r["lang"], "keyword" if keyword_only else "hybrid")
-    saved = {lang: dict(w) for lang, w in ev.RULE.items()}
-    ev.RULE.update(rule)
-    try:
-        return ev.in_scope(sig, r["lang"], "keyword" if keyword_only else "hybrid")
-    finally:
-        ev.RULE.update(saved)
+    return ev.in_scope(sig, r["lang"], "keyword" if keyword_only else "hybrid")
+
+
+def _score(r: dict, w: dict[str, float]) -> float:
+    return w["bias"] + sum(v * r.get(f, 0.0) for f, v in w.items() if f != "bias")
 
 
 def previous(r: dict) -> bool:
@@ -226,7 +239,7 @@ def report(sets: dict[str, list[dict]], rule: dict, keyword: float, model: str) 
     ev.RULE.update(rule)
     ev.KEYWORD_SUPPORT = keyword
     try:
-        new_test, new_all = rates(sets, decide, 1), rates(sets, decide)
+        new_test, new_all = rates(sets, lambda r: decide(r, rule), 1), rates(sets, lambda r: decide(r, rule))
         old_test, old_all = rates(sets, previous, 1), rates(sets, previous)
         kw = rates(sets, lambda r: decide(r, keyword_only=True), 1, "zh")
     finally:
@@ -265,7 +278,9 @@ def report(sets: dict[str, list[dict]], rule: dict, keyword: float, model: str) 
               "minus the best cosine to a fixed off-topic background (`BACKGROUND`); gap = best passage cosine "
               f"minus the {ev.GAP_RANK}th best over the corpus and the Chinese background sentences (an answerable "
               "question has a passage that stands out; the background gives a small corpus a reference); bm25 = the "
-              "top BM25 score over the sum of the question's token IDFs. The direction is a logistic regression "
+              "top BM25 score over the sum of the question's token IDFs; literal = the IDF-weighted share of the question's "
+              "literal tokens (numbers, Latin names, an English question's words in Chinese from CC-CEDICT: "
+              "`qa/query.py` searched_literally) found in one of the top 3 passages. The direction is a logistic regression "
               "(each set weighted equally) on the fit half; the cut-off minimises the mean false abstention over "
               f"the in-domain sets with every out-of-domain set at <= {100 * OUT_CAP:.0f}% false answers on that "
               "half. An English question over Chinese articles has no keyword overlap and smaller cosines, hence "
@@ -304,7 +319,10 @@ def main() -> int:
     ap.add_argument("--model", default=Settings.load().model)
     ap.add_argument("--signals", type=Path, help="reuse/save the measured signals (JSON) to re-fit quickly")
     ap.add_argument("--write", action="store_true", help="write the section into benchmarks/README.md")
+    ap.add_argument("--en-features", default=",".join(FEATURES["en"]),
+                    help="signals of the English rule to fit (tried: margin,gap,literal)")
     args = ap.parse_args()
+    FEATURES["en"] = tuple(args.en_features.split(","))
     if args.signals and args.signals.is_file():
         sets = json.loads(args.signals.read_text(encoding="utf-8"))
     else:

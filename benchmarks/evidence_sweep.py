@@ -75,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     fast = load_embedder("use-m3")
     scorer = ev.SentenceScorer(fast)
     data = {n: collect(args.eval, n, args.per_lang if n == "xquad-5lang-to-zh" else args.sample) for n in SETS}
-    variants = {"now": {}}
+    variants = {"now": {}, "before": {"literal": False, "dense_weight": 0.6, "number_boost": 0.0}}
+    for lit in (False, True):  # for questions in a non-Han script (the shipped default is chosen per script)
+        for dw in (0.4, 0.5, 0.6):
+            for boost in (0.0, 0.2):
+                variants[f"literal{int(lit)}-dense{dw}-boost{boost}"] = {"literal": lit, "dense_weight": dw,
+                                                                       "number_boost": boost}
     for boost in (0.1, 0.2, 0.3, 0.5):
         variants[f"number-boost{boost}"] = {"number_boost": boost}
     if args.grid:

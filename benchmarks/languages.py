@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"({args.sample} English questions; {args.per_lang} per language of xquad-5lang-to-zh; all 240 "
                 "passages). \"before\" = USE weight 0.1 for every non-Chinese question, the absolute dense gate, no "
                 "anchors; \"now\" = the shipped per-script weights (`qa/embedding.py` QUERY_WEIGHTS, chosen on the "
-                f"dev half), anchors (weight {fusion.ANCHOR_WEIGHT}) and the scale-free gate. Per-script USE weight "
+                f"dev half), anchors (weight {fusion.ANCHOR_WEIGHT}; for an English question also its words in Chinese from "
+                "CC-CEDICT, `qa/translate.py`, searched with the anchors: `qa/query.py` searched_literally) and the "
+                "scale-free gate. Per-script USE weight "
                 "sweep (dev / test): " + "; ".join(
                     f"{lang} " + " ".join(f"{w}: {v['hybrid_dev']:.3f}/{v['hybrid_test']:.3f}"
                                           for w, v in d.items() if w in ("0.0", "0.1", "0.2", "0.3"))

@@ -1,36 +1,46 @@
 """Follow-ups decided, not guessed: search a question alone and, when there is history, with its context.
 
-The context is the previous question (and the one before it when the previous leaned on it in turn). The
-joined search is kept only when the signals say it helps (benchmarks/followups.py measures the rule on a
-follow-up set built from the eval sets, `benchmarks/followups.jsonl`):
-  - the question alone is out of scope, the joined search is in scope, the question leans on what came before
-    (a pronoun or an opener such as "那", "它", "and what about"), and its own words belong to the articles: the
-    question alone relates to the joined search's top passage (cosine minus its best cosine to the off-topic
-    background above OWN_FLOOR) and, for a Chinese question, at least COVERAGE_FLOOR of its words occur in
-    the articles (so an off-topic follow-up "那特朗普的关税政策呢？" still abstains); or
-  - both are in scope and the joined search is clearly more relevant: its in-scope score (qa/evidence.py's
-    rule) beats the question's own by JOIN_MARGIN, or by LEAN_MARGIN when the question leans.
-The wording is a prior, never enough alone: a leaning question is joined only when the signals agree.
-Cost: at most one extra search (two query vectors, each computed once and reused by the signals; the top
-passage's vector is read back from the index, not embedded).
+The context is the previous question (and the one before it when the previous leaned on it in turn). What the
+previous answer cited is the context's own search's best-quoted passage (`cited_row`: recomputed from the
+history, so any server answers the same). With vectors (dense/hybrid), the joined search is kept when the
+question alone lands near that passage (benchmarks/followups.py measures the rule on a follow-up set built from
+the eval sets, `benchmarks/followups.jsonl`, fitted on its dev half):
+  near = the question alone's cosine to the cited passage minus its best passage cosine (0: the cited passage
+         is its own top passage; an unrelated question is 0.05-0.2 below)
+  joined when near >= NEAR_LEAN for a question that leans on what came before (a pronoun or an opener such as
+  "那", "它", "and what about"), near >= NEAR otherwise, and, for a Chinese question, at least COVERAGE_FLOOR of
+  its own words occur in the articles (so an off-topic "那特朗普的关税政策呢？" still abstains), and the
+  joined search is in scope or the question is within FORCE_NEAR of the cited passage: then it is answered
+  even though its own relevance score is low, being about a passage the conversation already found (English
+  questions over Chinese articles score low: the abstention rule alone turned away most English follow-ups).
+The wording is a prior, never enough alone: a leaning question far from the cited passage is searched alone.
+Keyword mode (no vectors) keeps the older rule (`choose`): the question's own words found in the joined passages,
+and the joined search's keyword support clearly above the question's own.
+Cost: up to two extra searches (the joined one and the context's own), each with one query vector.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .evidence import KEYWORD_SUPPORT, SentenceScorer, Signals, in_scope, keyword_overlap, signals
+from .evidence import KEYWORD_SUPPORT, SentenceScorer, Signals, in_scope, keyword_overlap, select, signals
+from .replies import language_of
 from .search import Filters, Hit, Retriever
 from .text import query_tokens
 
 # Fitted on the dev half of benchmarks/followups.jsonl (benchmarks/followups.py; numbers in benchmarks/README.md).
+NEAR = -0.005
+NEAR_LEAN = -0.035
+COVERAGE_FLOOR = 0.8
+FORCE_NEAR = -1.0  # the joined search is answered although its own score is low only this near (-1: always)
+# The rule before the cited passage was used (kept for keyword mode and as the benchmark's comparison).
 JOIN_MARGIN = 12.0
 LEAN_MARGIN = 1.0
 OWN_FLOOR = -0.08
-COVERAGE_FLOOR = 0.8
+OLD_COVERAGE_FLOOR = 0.8
 CONTEXT_CHARS = 200  # at most this much earlier text joins the question (the newest end of it)
 
 _LEANS = {
@@ -134,7 +144,7 @@ def coverage(retriever: Retriever, question: str, language: str) -> float | None
 
 
 def own_ok(own: float | None, cover: float | None, own_floor: float = OWN_FLOOR,
-           coverage_floor: float = COVERAGE_FLOOR) -> bool:
+           coverage_floor: float = OLD_COVERAGE_FLOOR) -> bool:
     """The question's own words belong to the articles (see the module docstring)."""
     return own is not None and own > own_floor and (cover is None or cover >= coverage_floor)
 
@@ -164,6 +174,36 @@ def choose(alone: Search, joined: Search, leaning: bool, own: bool, mode: str,
     return False, "alone in scope"
 
 
+def cited_row(retriever: Retriever, scorer: SentenceScorer | None, context: Search) -> int | None:
+    """What the previous answer cited: the passage of the best-scoring sentence quoted from the context's own
+    search (its top passage when nothing is quoted); None when that search found nothing."""
+    if not context.hits:
+        return None
+    best = None
+    if context.vector is not None and scorer is not None:
+        idf = retriever.index.keywords.idf(query_tokens(context.query))
+        quoted = select(context.query, context.vector, [h.text for h in context.hits[:3]], scorer, idf)
+        best = max(quoted, key=lambda s: s.score, default=None)
+    return int(context.hits[best.hit_index if best is not None else 0].row)
+
+
+def nearness(retriever: Retriever, alone: Search, row: int | None) -> float | None:
+    """The question alone's cosine to passage `row` minus its best passage cosine (<= 0 when `row` is among the
+    searched passages); None without vectors."""
+    best = max((h.dense_score for h in alone.hits if h.dense_score is not None), default=None)
+    if alone.vector is None or row is None or best is None:
+        return None
+    return float(retriever.index.faiss_index.reconstruct(int(row)) @ alone.vector) - best
+
+
+def follows(near: float | None, leaning: bool, cover: float | None, near_floor: float = NEAR,
+            near_lean: float = NEAR_LEAN, coverage_floor: float = COVERAGE_FLOOR) -> bool:
+    """The rule of the module docstring: the question is about the passage the previous answer cited."""
+    if near is None:
+        return False
+    return near >= (near_lean if leaning else near_floor) and (cover is None or cover >= coverage_floor)
+
+
 def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, language: str, history: list[str],
            k: int, mode: str, filters: Filters | None = None, today=None) -> Decision:
     """Search the question alone and, with history, joined to its context; keep what the signals favour."""
@@ -172,9 +212,16 @@ def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, l
     if not context or context == question:
         return Decision(alone, False, alone, None, "no history")
     joined = run_search(retriever, scorer, f"{context} {question}", language, k, mode, filters, today)
-    own = False
-    if joined.in_scope and not alone.in_scope:
-        own = (_own_words_found(retriever, question, joined.hits) if mode == "keyword"
-               else own_ok(own_relevance(retriever, scorer, alone, joined), coverage(retriever, question, language)))
-    use, reason = choose(alone, joined, leans(question, language), own, mode)
-    return Decision(joined if use else alone, use, alone, joined, reason)
+    leaning = leans(question, language)
+    if mode == "keyword" or alone.vector is None:
+        own = bool(joined.in_scope and not alone.in_scope and _own_words_found(retriever, question, joined.hits))
+        use, reason = choose(alone, joined, leaning, own, mode)
+        return Decision(joined if use else alone, use, alone, joined, reason)
+    previous = run_search(retriever, scorer, context, language_of(context), k, mode, filters, today)
+    near = nearness(retriever, alone, cited_row(retriever, scorer, previous))
+    if not follows(near, leaning, coverage(retriever, question, language)) or \
+            not (joined.in_scope or near >= FORCE_NEAR):
+        return Decision(alone, False, alone, joined, "the question alone is far from what the previous answer cited")
+    if not joined.in_scope and joined.hits:
+        joined = replace(joined, in_scope=True)  # a follow-up on a passage the conversation already found
+    return Decision(joined, True, alone, joined, "the question alone lands near what the previous answer cited")

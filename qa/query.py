@@ -6,6 +6,9 @@
 - `anchors`: numbers (years, counts, dates) and Latin-script names in a question that is not itself in
   Latin script (or is, over Chinese articles): words that must match literally whatever the language.
   "Qu'a proposé la Chine en 2018 sur l'IA ?" shares nothing with the Chinese article but "2018".
+- `searched_literally`: the anchors, and for an English question its words in Chinese (qa/translate.py, from
+  CC-CEDICT): xquad-en2zh hybrid MRR@10 .865 -> .886 on the sample of benchmarks/languages.py. Only English:
+  the dictionary is English-Chinese, and German or Spanish words read as English found wrong passages.
 
 >>> script("Wie viele Punkte?"), script("Сколько очков?"), script("中方反对什么？"), script("2018")
 ('latin', 'cyrillic', 'zh', 'other')
@@ -64,11 +67,24 @@ def anchors(question: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def searched_literally(question: str) -> tuple[str, ...]:
+    """The keyword tokens matched literally besides the question's own: its anchors and, for an English
+    question, the Chinese words of its English words (qa/translate.py)."""
+    toks = list(anchors(question))
+    if script(question) == "latin":
+        from .replies import language_of
+        from .translate import terms
+
+        if language_of(question) == "en":
+            toks += [t for word in terms(question) for t in query_tokens(word)]
+    return tuple(dict.fromkeys(toks))
+
+
 def anchor_scores(keywords, question: str, allowed=None, n: int = 50) -> dict[int, float]:
-    """BM25 top-n of the question's anchors alone (row -> score > 0); empty when it has none. `keywords` is a
-    store (qa/store: `keyword(text, tokens, n, filters)`, `allowed` then being its Filters) or a local keyword
-    index (`scores(tokens, mask)`, `allowed` a mask)."""
-    toks = anchors(question)
+    """BM25 top-n of the question's literal tokens alone (`searched_literally`; row -> score > 0); empty when
+    it has none. `keywords` is a store (qa/store: `keyword(text, tokens, n, filters)`, `allowed` then being its
+    Filters) or a local keyword index (`scores(tokens, mask)`, `allowed` a mask)."""
+    toks = searched_literally(question)
     if not toks:
         return {}
     if hasattr(keywords, "keyword"):

@@ -19,10 +19,14 @@ from qa.conversation import (
     COVERAGE_FLOOR,
     JOIN_MARGIN,
     LEAN_MARGIN,
+    NEAR,
+    NEAR_LEAN,
+    OLD_COVERAGE_FLOOR,
     OWN_FLOOR,
     Search,
     choose,
     context_of,
+    follows,
     leans,
     own_ok,
 )
@@ -55,7 +59,21 @@ def test_context_is_the_previous_question_and_its_own_antecedent():
     assert len(context_of(["长" * 5000], "zh")) <= CONTEXT_CHARS
 
 
-def test_choose_keeps_the_context_only_when_the_signals_favour_it():
+def test_a_follow_up_is_a_question_near_what_the_previous_answer_cited():
+    # the cited passage is the question's own top passage (near 0): a follow-up, leaning or not
+    assert follows(0.0, True, None) and follows(0.0, False, None)
+    # a little below its top: only a question that leans on the context (the wording is a prior)
+    assert NEAR_LEAN < NEAR
+    assert follows(NEAR_LEAN + 0.001, True, None) and not follows(NEAR_LEAN + 0.001, False, None)
+    # far from it (an unrelated question is 0.05-0.2 below): never, whatever the wording
+    assert not follows(NEAR_LEAN - 0.001, True, None) and not follows(-0.2, True, 1.0)
+    # a Chinese question whose own words are not in the articles (an off-topic "那…呢？") stays alone
+    assert follows(0.0, True, COVERAGE_FLOOR) and not follows(0.0, True, COVERAGE_FLOOR - 0.01)
+    # no vectors (keyword mode): the older rule decides
+    assert not follows(None, True, 1.0)
+
+
+def test_choose_keeps_the_context_only_when_the_signals_favour_it():  # keyword mode, and the old rule
     a_in, a_out = search(1.0, True), search(-2.0, False)
     # the joined search out of scope: never
     assert choose(a_in, search(-1.0, False), True, True, "hybrid")[0] is False
@@ -74,9 +92,9 @@ def test_choose_keeps_the_context_only_when_the_signals_favour_it():
 
 
 def test_own_words_need_the_dense_relation_and_for_chinese_the_coverage():
-    assert own_ok(OWN_FLOOR + 0.01, None) and own_ok(OWN_FLOOR + 0.01, COVERAGE_FLOOR)
+    assert own_ok(OWN_FLOOR + 0.01, None) and own_ok(OWN_FLOOR + 0.01, OLD_COVERAGE_FLOOR)
     assert not own_ok(OWN_FLOOR - 0.01, 1.0)
-    assert not own_ok(OWN_FLOOR + 0.01, COVERAGE_FLOOR - 0.01)
+    assert not own_ok(OWN_FLOOR + 0.01, OLD_COVERAGE_FLOOR - 0.01)
     assert not own_ok(None, 1.0)
 
 
@@ -150,7 +168,7 @@ def test_self_contained_next_question_keeps_its_own_search(asker):
 
 
 @pytest.mark.slow
-def test_at_most_one_extra_search_and_one_vector_each(asker, monkeypatch):
+def test_at_most_two_extra_searches_and_one_vector_each(asker, monkeypatch):
     r = asker.retriever
     calls = {"search": 0, "embed": 0}
     search, embed = r.search, r.embed_query
@@ -166,8 +184,9 @@ def test_at_most_one_extra_search_and_one_vector_each(asker, monkeypatch):
 
     monkeypatch.setattr(r, "search", counted_search)
     monkeypatch.setattr(r, "embed_query", counted_embed)
+    # alone, joined, and the previous question's own search (what the previous answer cited)
     asker.ask("那它是哪天通过的？", ["今天上海天气怎么样？", "中国在联合国大会提出了什么决议？"] * 10)
-    assert calls == {"search": 2, "embed": 2}
+    assert calls == {"search": 3, "embed": 3}
     calls.update(search=0, embed=0)
     asker.ask("中方反对什么？")
     assert calls == {"search": 1, "embed": 1}
