@@ -98,7 +98,7 @@ def literal(question: str, hits: list, retriever: Retriever) -> float:
     toks = searched_literally(question)
     if not toks or not hits:
         return 0.0
-    weight = retriever.index.keywords.idf(list(toks))
+    weight = retriever.store.idf(list(toks))
     total = sum(weight.get(t, 1.0) for t in toks)
     return max(sum(weight.get(t, 1.0) for t in toks if t in fold(h.text)) for h in hits[:3]) / total
 

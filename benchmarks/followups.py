@@ -52,7 +52,7 @@ def outcome(retriever, scorer, s: conversation.Search, gold: set[str]) -> dict:
     scope, since the follow-up rule may answer a search its own score turns away."""
     if not s.hits:
         return {"in_scope": False, "top": False, "cited": False, "answered": False}
-    idf = retriever.index.keywords.idf(query_tokens(s.query))
+    idf = retriever.store.idf(query_tokens(s.query))
     evidence = select(s.query, s.vector, [h.text for h in s.hits[:3]], scorer, idf)
     cited = s.hits[evidence[0].hit_index].chunk_id if evidence else None
     return {"in_scope": s.in_scope, "top": s.hits[0].chunk_id in gold, "cited": cited in gold, "score": s.score,

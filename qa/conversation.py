@@ -181,7 +181,7 @@ def cited_row(retriever: Retriever, scorer: SentenceScorer | None, context: Sear
         return None
     best = None
     if context.vector is not None and scorer is not None:
-        idf = retriever.index.keywords.idf(query_tokens(context.query))
+        idf = retriever.store.idf(query_tokens(context.query))
         quoted = select(context.query, context.vector, [h.text for h in context.hits[:3]], scorer, idf)
         best = max(quoted, key=lambda s: s.score, default=None)
     return int(context.hits[best.hit_index if best is not None else 0].row)
@@ -193,7 +193,7 @@ def nearness(retriever: Retriever, alone: Search, row: int | None) -> float | No
     best = max((h.dense_score for h in alone.hits if h.dense_score is not None), default=None)
     if alone.vector is None or row is None or best is None:
         return None
-    return float(retriever.index.faiss_index.reconstruct(int(row)) @ alone.vector) - best
+    return float(retriever.store.vectors([int(row)])[0] @ alone.vector) - best
 
 
 def follows(near: float | None, leaning: bool, cover: float | None, near_floor: float = NEAR,
