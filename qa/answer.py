@@ -13,6 +13,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 
+from . import translate
 from .config import Settings
 from .conversation import decide
 from .embedding import load_embedder, sentence_embedder
@@ -122,6 +123,8 @@ class Asker:
         the background vectors, a query embedding and evidence scoring; and map the index's pages in."""
         self.retriever.prefault()
         preload()
+        # the CC-CEDICT glosses for English questions take seconds to read: in the background, once
+        threading.Thread(target=translate.dictionary, daemon=True, name="qa-glosses").start()
         self.ask("联合国新闻 news")
 
     def refresh(self) -> bool:
