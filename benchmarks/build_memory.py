@@ -156,6 +156,7 @@ def main() -> None:
         rows[f"{args.passages}:{args.store}:{args.label}"] = r
         print(r, flush=True)
         if not args.no_write:
+            rows = {**(json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}), **rows}  # runs in parallel
             RESULTS.write_text(json.dumps(rows, indent=1, ensure_ascii=False))
     text = ("`qa.index.build` of news-corpus articles (past the corpus's end: articles mixed from its paragraphs), "
             "model `hash-512` (512-dimensional vectors like use-m3's, no model in memory), one child process per "

@@ -190,6 +190,8 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
         vectors = _vectors(chunks, embedder, prev, prev_rows, settings.index / ".work" / model_key(model),
                            report, progress)
         report.index_kind = dense.choose_kind(len(chunks))
+        if progress:
+            progress("write", 0, 1)  # (no bar for a total of 1: it names the stage for memory benchmarks)
         gen = storage.new_generation(settings.index)
         try:
             _write(gen, articles, chunks, table, vectors, report.index_kind)
