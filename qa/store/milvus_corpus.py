@@ -11,15 +11,16 @@ import numpy as np
 from . import milvus as mv
 from .milvus_build import _ensure_meta, _publish, _schemas, grace, settle
 
-BATCH = 5000  # rows per insert: pymilvus packs rows one by one in Python, bigger requests save round trips
+BATCH = 5000  # rows per insert (~12 MB at 512 dimensions with real passages): fewer round trips
 
 
 def _insert_columns(c, name: str, chunks: list[dict], arts: dict[str, dict], vectors: np.ndarray, first: int,
                     bm25: bool) -> None:
     """One insert of these passages, field by field: MilvusClient.insert takes rows and packs every value of
-    every row in Python (~0.6 ms a row, the larger part of ingest at 100k rows and beyond); the column form
-    packs the vectors from one array and ingests ~2x faster on the 2.3.5 server (benchmarks/milvus_scale.py).
-    pymilvus 3.0.2 (pinned) has it only on the connection handler, as `batch_insert`."""
+    every row in Python (~0.6 ms a row, profiled); the column form packs the vectors from one array, so the
+    client spends less. Into the 2.3.5 server on the busy shared machine it was not faster (0.9x and 2x in
+    two runs, benchmarks/milvus_scale_insert.py): the server bounds ingest there. pymilvus 3.0.2 (pinned)
+    has it only on the connection handler, as `batch_insert`."""
     from pymilvus import DataType
 
     a = [arts[ch["article_id"]] for ch in chunks]
