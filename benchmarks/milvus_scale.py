@@ -211,6 +211,8 @@ def table(rows: dict) -> str:
         n, name = key.split(":")
         ph = r.get("phases", {})
         split = (f" ({ph['insert']:.0f} / {ph['settle']:.0f})" if "insert" in ph else "")
+        if "jieba_rows_s" in r:  # what Lite's BM25 analyzer costs on its own (see the notes below the table)
+            split += f"; jieba alone {r['jieba_rows_s']:.0f} rows/s"
         app = (f"{r['app_rss_mb']:.0f}", f"{r['app_hwm_mb']:.0f}") if "app_rss_mb" in r else ("", "")
         lines.append(f"| {int(n):,} | {name} | {r['kind']} | {r['ingest_rows_s']:,.0f} | {r['ingest_s']:.0f}{split} | "
                      f"{r['p50']:.1f} | {r['p95']:.1f} | {app[0]} | {app[1]} | {r['date']}, {r['load']} |")
