@@ -1,6 +1,7 @@
 """Row-wise against column-wise inserts into the Milvus 2.3.5 server, same rows (why write_corpus inserts columns).
 
     python benchmarks/milvus_scale_insert.py [--n 10000]
+    python benchmarks/milvus_scale_insert.py --lite 2000 --batches 250,2000   # Milvus Lite: does batch size matter?
 
 Two collections (row, gen, chunk JSON with a real news passage, 512-dim vector), filled in 1000-row
 requests: `MilvusClient.insert` with row dicts (pymilvus packs every value of every row in Python) and
@@ -27,10 +28,37 @@ from benchmarks.machine import machine  # noqa: E402
 from benchmarks.milvus_scale import corpus  # noqa: E402
 
 
+def lite(n: int, batches: list[int]) -> None:
+    """write_corpus into embedded Milvus Lite (BM25 on) with each batch size, same passages."""
+    import os
+
+    from qa.store import milvus as mv
+    from qa.store import milvus_corpus as mc
+
+    os.environ["QA_MILVUS_COLLECTION"] = "batches"
+    chunks, arts = corpus(n)
+    x = np.random.default_rng(1).standard_normal((n, 512)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    for batch in batches:
+        mc.BATCH = batch
+        with tempfile.TemporaryDirectory() as tmp:
+            phases: dict = {}
+            mc.write_corpus(f"{tmp}/b.db", chunks, arts, x, {"model": "random"}, timings=phases).close()
+            mv.forget(f"{tmp}/b.db")
+            print(f"Lite, {n:,} real passages in {batch}-row inserts: {n / phases['insert']:.1f} rows/s "
+                  f"(load {Path('/proc/loadavg').read_text().split()[0]})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
-    n = ap.parse_args().n
+    ap.add_argument("--lite", type=int, help="instead: this many rows into Milvus Lite per --batches size")
+    ap.add_argument("--batches", default="250,2000")
+    args = ap.parse_args()
+    if args.lite:
+        lite(args.lite, [int(b) for b in args.batches.split(",")])
+        return
+    n = args.n
     from milvus_servers import ROOT_TOKEN, milvus_server
     from pymilvus import DataType, MilvusClient
 
