@@ -13,7 +13,7 @@ import platform
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +37,7 @@ from .vectorcache import VectorCache, model_key
 PARSER_VERSION = 1
 TOKENIZER = "jieba.cut_for_search+opencc-t2s+nfkc+lower"
 BATCH = 32
+TOKEN_WINDOW = 5000  # passages tokenised at a time: ~60 MB of token strings; one forked pool each (~0.1 s)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -189,6 +190,8 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
         vectors = _vectors(chunks, embedder, prev, prev_rows, settings.index / ".work" / model_key(model),
                            report, progress)
         report.index_kind = dense.choose_kind(len(chunks))
+        if progress:
+            progress("write", 0, 1)  # (no bar for a total of 1: it names the stage for memory benchmarks)
         gen = storage.new_generation(settings.index)
         try:
             _write(gen, articles, chunks, table, vectors, report.index_kind)
@@ -284,10 +287,11 @@ def _vectors(chunks, embedder, prev, prev_rows, work: Path, report: BuildReport,
 
 
 def _token_table(chunks: list[dict], plan: list[int | None], prev: TokenTable | None, progress) -> TokenTable:
-    """Reused passages take their token ids from the previous table; the rest are cut here, all at once
-    (on every core when there are many)."""
+    """Reused passages take their token ids from the previous table; the rest are cut here (on every core
+    when there are many), TOKEN_WINDOW passages at a time: a token list as Python strings costs ~15 times
+    its ids, so cutting the whole archive at once held over a gigabyte at 100k passages."""
     todo = [i for i, row in enumerate(plan) if row is None]
-    cut = iter(tokens_many([chunks[i]["text"] for i in todo], progress))
+    cut = _cut_windows(chunks, todo, progress)
     builder = TokenTableBuilder(prev)
     for row in plan:
         if row is None:
@@ -295,6 +299,13 @@ def _token_table(chunks: list[dict], plan: list[int | None], prev: TokenTable | 
         else:
             builder.add_previous(row)
     return builder.finish()
+
+
+def _cut_windows(chunks: list[dict], todo: list[int], progress) -> Iterator[list[str]]:
+    for w in range(0, len(todo), TOKEN_WINDOW):
+        part = todo[w:w + TOKEN_WINDOW]
+        report = (lambda stage, done, total, w=w: progress(stage, w + done, len(todo))) if progress else None
+        yield from tokens_many([chunks[i]["text"] for i in part], report)
 
 
 def _write(gen: Path, articles, chunks, table: TokenTable, vectors: np.ndarray, kind: str) -> None:

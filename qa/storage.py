@@ -182,16 +182,10 @@ def load_previous(index_dir: Path) -> Previous | None:
     from .keywords import TokenTable
 
     try:
-        gen = current_generation(index_dir)
-        if gen is None:
+        live = _live(index_dir)
+        if live is None:
             return None
-        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict) or manifest.get("format_version") not in (1, FORMAT_VERSION) \
-                or manifest_problem(manifest):
-            return None
-        for name, size in manifest.get("file_sizes", {}).items():
-            if (gen / name).stat().st_size != size:
-                return None
+        gen, manifest = live
         chunks = read_jsonl(gen / "chunks.jsonl")
         articles = {a["id"]: a for a in read_jsonl(gen / "articles.jsonl")}
         vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
@@ -202,6 +196,45 @@ def load_previous(index_dir: Path) -> Previous | None:
     except (IndexError_, OSError, ValueError, KeyError, TypeError):
         return None
     return Previous(gen, manifest, chunks, articles, vectors, tokens)
+
+
+def _live(index_dir: Path) -> tuple[Path, dict] | None:
+    """The live generation and its manifest when a build may reuse it (raises OSError/ValueError as read)."""
+    gen = current_generation(index_dir)
+    if gen is None:
+        return None
+    manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict) or manifest.get("format_version") not in (1, FORMAT_VERSION) \
+            or manifest_problem(manifest):
+        return None
+    for name, size in manifest.get("file_sizes", {}).items():
+        if (gen / name).stat().st_size != size:
+            return None
+    return gen, manifest
+
+
+def previous_vectors(index_dir: Path) -> tuple[dict, dict[str, int], np.ndarray] | None:
+    """(manifest, passage hash -> row, vectors memory-mapped) of the live generation, or None: what a
+    build into Milvus reuses. Unlike `load_previous` it keeps no passage text: chunks.jsonl is read a
+    line at a time and only the hashes stay, so moving a 1M-passage index holds ~100 MB, not gigabytes."""
+    try:
+        live = _live(index_dir)
+        if live is None:
+            return None
+        gen, manifest = live
+        rows: dict[str, int] = {}
+        count = 0
+        with open(gen / "chunks.jsonl", encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    rows.setdefault(json.loads(line)["hash"], count)
+                    count += 1
+        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        if count != manifest["counts"]["chunks"] or vectors.shape[0] != count:
+            return None
+    except (IndexError_, OSError, ValueError, KeyError, TypeError):
+        return None
+    return manifest, rows, vectors
 
 
 def read_manifest(index_dir: Path) -> tuple[Path, dict]:

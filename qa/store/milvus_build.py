@@ -165,10 +165,10 @@ class _Vectors:
 
     def __init__(self, c, settings: Settings, embedder: Embedder, old: dict | None, ident: dict) -> None:
         self._c, self._settings, self._embedder, self._old = c, settings, embedder, old
-        prev = storage.load_previous(settings.index) if settings.index.exists() else None
-        same = prev is not None and prev.manifest.get("model") == embedder.identity()
-        self._local = prev if same else None
-        self._local_rows = {ch["hash"]: i for i, ch in enumerate(prev.chunks)} if same else {}
+        prev = storage.previous_vectors(settings.index) if settings.index.exists() else None  # hashes, no text
+        same = prev is not None and prev[0].get("model") == embedder.identity()
+        self._local_vectors = prev[2] if same else None
+        self._local_rows = prev[1] if same else {}
         self.embedded = 0
 
     def get(self, items: list[tuple[str, str]]) -> np.ndarray:
@@ -182,7 +182,7 @@ class _Vectors:
             out.update({g["hash"]: np.asarray(g["vector"], np.float32) for g in got})
         for h in hashes:
             if h not in out and h in self._local_rows:
-                out[h] = np.asarray(self._local.vectors[self._local_rows[h]], np.float32)
+                out[h] = np.asarray(self._local_vectors[self._local_rows[h]], np.float32)
         todo = [(h, t) for h, t in dict(items).items() if h not in out]
         if todo:
             counted = [0]

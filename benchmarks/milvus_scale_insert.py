@@ -1,0 +1,98 @@
+"""Row-wise against column-wise inserts into the Milvus 2.3.5 server, same rows (why write_corpus inserts columns).
+
+    python benchmarks/milvus_scale_insert.py [--n 10000]
+    python benchmarks/milvus_scale_insert.py --lite 2000 --batches 250,2000   # Milvus Lite: does batch size matter?
+
+Two collections (row, gen, chunk JSON with a real news passage, 512-dim vector), filled in 1000-row
+requests: `MilvusClient.insert` with row dicts (pymilvus packs every value of every row in Python) and
+the connection handler's `batch_insert` with one list per field and the vectors as one numpy array.
+Prints rows/s of each; no README section (the figure is quoted in benchmarks/README.md's scale notes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from benchmarks.machine import machine  # noqa: E402
+from benchmarks.milvus_scale import corpus  # noqa: E402
+
+
+def lite(n: int, batches: list[int]) -> None:
+    """write_corpus into embedded Milvus Lite (BM25 on) with each batch size, same passages."""
+    import os
+
+    from qa.store import milvus as mv
+    from qa.store import milvus_corpus as mc
+
+    os.environ["QA_MILVUS_COLLECTION"] = "batches"
+    chunks, arts = corpus(n)
+    x = np.random.default_rng(1).standard_normal((n, 512)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    for batch in batches:
+        mc.BATCH = batch
+        with tempfile.TemporaryDirectory() as tmp:
+            phases: dict = {}
+            mc.write_corpus(f"{tmp}/b.db", chunks, arts, x, {"model": "random"}, timings=phases).close()
+            mv.forget(f"{tmp}/b.db")
+            print(f"Lite, {n:,} real passages in {batch}-row inserts: {n / phases['insert']:.1f} rows/s "
+                  f"(load {Path('/proc/loadavg').read_text().split()[0]})", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--lite", type=int, help="instead: this many rows into Milvus Lite per --batches size")
+    ap.add_argument("--batches", default="250,2000")
+    args = ap.parse_args()
+    if args.lite:
+        lite(args.lite, [int(b) for b in args.batches.split(",")])
+        return
+    n = args.n
+    from milvus_servers import ROOT_TOKEN, milvus_server
+    from pymilvus import DataType, MilvusClient
+
+    chunks, _ = corpus(n)
+    x = np.random.default_rng(1).standard_normal((n, 512)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp, milvus_server(Path(tmp) / "s", timeout=400) as uri:
+        c = MilvusClient(uri, token=ROOT_TOKEN)
+        for name in ("rows", "cols"):
+            s = c.create_schema(auto_id=False, enable_dynamic_field=False)
+            s.add_field("row", DataType.INT64, is_primary=True)
+            s.add_field("gen", DataType.INT64)
+            s.add_field("chunk", DataType.VARCHAR, max_length=65535)
+            s.add_field("vector", DataType.FLOAT_VECTOR, dim=512)
+            c.create_collection(name, schema=s)
+        t = time.perf_counter()
+        for b in range(0, n, 1000):
+            c.insert("rows", [{"row": i, "gen": 1, "chunk": json.dumps(chunks[i], ensure_ascii=False),
+                               "vector": x[i].tolist()} for i in range(b, min(b + 1000, n))])
+        rows_s = n / (time.perf_counter() - t)
+        h = c._get_connection()
+        schema = h.describe_collection("cols")
+        t = time.perf_counter()
+        for b in range(0, n, 1000):
+            r = range(b, min(b + 1000, n))
+            h.batch_insert("cols", [
+                {"name": "row", "type": DataType.INT64, "values": list(r)},
+                {"name": "gen", "type": DataType.INT64, "values": [1] * len(r)},
+                {"name": "chunk", "type": DataType.VARCHAR,
+                 "values": [json.dumps(chunks[i], ensure_ascii=False) for i in r]},
+                {"name": "vector", "type": DataType.FLOAT_VECTOR, "values": x[b:b + len(r)]}], schema=schema)
+        cols_s = n / (time.perf_counter() - t)
+    print(f"{n:,} rows into Milvus 2.3.5: row dicts {rows_s:,.0f} rows/s, columns {cols_s:,.0f} rows/s "
+          f"({cols_s / rows_s:.1f}x). Machine: {machine()}, load {Path('/proc/loadavg').read_text().split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
