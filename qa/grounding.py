@@ -9,7 +9,7 @@ A sentence is supported when all of these hold:
      million scales, dates included) and every name (jieba's person/place/organisation tags in Chinese; Latin
      acronyms and alphanumerics in any language; capitalised words when the cited passage is Latin script;
      capitalised phrases of a Latin sentence over Chinese passages matched across scripts, qa/crossnames.py,
-     at NAME_SIMILARITY, except names the asker's question already holds);
+     at NAME_SIMILARITY), except names and numbers the asker's question already holds;
   3. it means what a cited passage says: the best cosine between the sentence and the cited passages' sentences
      (one or two in a row) reaches SIMILARITY for its language pair, with the sentence model the answer path uses
      (qa.embedding.sentence_embedder: use-m3 in the default model, cross-lingual);
@@ -41,7 +41,12 @@ NAME_SIMILARITY = {"same": -1.0, "cross": 0.46}
 
 _MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
 _WORD = re.compile(r"\w")
-_INITIAL = re.compile(r"(?:^|\s)(?:(?:[A-Z]\.)*[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|No|U\.S|al|vs|e\.g|i\.e|approx|ca)\.$")
+_INITIAL = re.compile(r"(?:^|\s)(?:(?:[A-Z]\.)*[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|No|U\.S|al|vs|e\.g|i\.e|approx|ca|Rev|Prof|"
+                      r"Gen|Gov|Sen|Rep|Col|Capt|Lt|Sgt|Mt|Ft|Fr)\.$")
+# A question or exclamation quoted inside a sentence: the splitter ends a sentence at ?" / !", but a piece
+# opening with a lower-case Latin letter after one goes on the sentence before ('He asked "Why?" and left.').
+_QUOTED_END = re.compile(r"[?!？！][\"'”’)）]*$")
+_CONTINUES = re.compile(r"^[\"'“‘(]*[a-z]")
 _ARABIC = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _CN_NUM = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
 _CN_UNIT = re.compile(r"^\s*([万亿]|百万|千万)")
@@ -98,7 +103,8 @@ def claims(answer: str, n_passages: int) -> list[Claim]:
     spans = [(s, a, b) for s, a, b in sentences(text)]
     out: list[list] = []
     for s, a, _ in spans:
-        if out and _INITIAL.search(out[-1][0]):  # "Y. pestis", "Mr. Li": not a sentence end
+        if out and (_INITIAL.search(out[-1][0])  # "Y. pestis", "Mr. Li": not a sentence end
+                    or _QUOTED_END.search(out[-1][0]) and _CONTINUES.match(s)):
             out[-1][0] += " " + s
         elif _WORD.search(s) or not out:
             out.append([s, a, []])
@@ -183,8 +189,10 @@ def mentions(text: str, strict: bool = False) -> list[list[float]]:
 
 def names(text: str, latin_passage: bool, cross: bool = False) -> list[str]:
     """Names the cited passage must contain (folded): see the module docstring, rule 2. Across languages only
-    Latin names with digits (GPT-4, G20, COVID-19) are looked for: "UK" becomes 英国."""
-    found = [m.group(0) for m in _LATIN_NAME.finditer(text) if not cross or re.search(r"\d", m.group(0))]
+    Latin names with digits (GPT-4, G20, COVID-19) are looked for: "UK" becomes 英国, and a lower-case word with
+    digits is translated ("oxygen-18" is 氧-18; its digits are still checked as a number)."""
+    found = [m.group(0) for m in _LATIN_NAME.finditer(text)
+             if not cross or re.search(r"\d", m.group(0)) and not re.match(r"[a-z]{3,}-?\d", m.group(0))]
     if latin_passage:
         found += [m.group(0) for m in _CAPITAL.finditer(text)]
     if cjk_ratio(text) > 0:
@@ -279,7 +287,10 @@ def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], fo
         have = set().union(*near)
     else:
         have = set().union(*(nums[i] for i in cited))
+    held = numbers(asked)  # numbers of the asker's question are the asker's premise, not the model's claim
     for values in mentions(c.text, strict=True):
+        if any(value in held for value in values):
+            continue
         if not any(abs(value - h) <= 1e-9 * max(1.0, abs(h)) for value in values for h in have):
             return no(f"number {values[0]:g} is not in {_marks(cited)}")
     for name in names(c.text, latin, cross=not same):
