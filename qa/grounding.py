@@ -38,6 +38,8 @@ MISCITED = {"same": 0.16, "cross": 0.10}  # an uncited given passage beats the c
 # A Latin-script name in a sentence over Chinese passages must match a word or run of words of a cited passage
 # at least this well (qa/crossnames.py; literal occurrences score 1).
 NAME_SIMILARITY = {"same": -1.0, "cross": 0.46}
+# ... or sound like one at least this well (qa/soundalike.py: consonant skeletons, 尤金·法马 for Eugene Fama).
+SOUNDALIKE = {"same": 9.0, "cross": 0.9}
 
 _MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
 _WORD = re.compile(r"\w")
@@ -78,6 +80,7 @@ class Verdict:
     rival: float = 0.0  # best uncited given passage's similarity minus `similarity` (rule 4)
     spans: tuple[tuple[int, int, int], ...] = ()  # (passage index 0-based, start, end) supporting it
     name_support: float = 1.0  # the weakest Latin name's best match in the cited Chinese passages (rule 2)
+    names: tuple[tuple[str, float, float], ...] = ()  # each such name: (name, cosine, sound-alike score)
 
     def display(self) -> str:
         """The sentence with its markers after it, as the answer shows it."""
@@ -270,9 +273,9 @@ def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], fo
     rival = max(others) - sim if others and cited else 0.0
 
     def no(reason: str) -> Verdict:
-        return Verdict(c.text, c.citations, False, reason, sim, rival, name_support=name_support)
+        return Verdict(c.text, c.citations, False, reason, sim, rival, name_support=name_support, names=matched)
 
-    name_support = 1.0  # rebound below when Latin names are matched across scripts
+    name_support, matched = 1.0, ()  # rebound below when Latin names are matched across scripts
 
     if not cited:
         return no("cites no given passage")
@@ -303,9 +306,10 @@ def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], fo
         new = [n for n in crossnames.phrases(c.text)  # the asker's own names are not the model's claims
                if not re.search(rf"(?<!\w){re.escape(fold(n))}(?!\w)", asked)]
         found = crossnames.support(new, [passages[i] for i in cited], model, vectors)
-        if found:
-            weakest = min(found, key=lambda f: f[1])
-            name_support = weakest[1]
+        matched = tuple((n, score, sound) for n, score, _, sound in found)
+        if found:  # a name that sounds like a word of the passage is there whatever its vectors say
+            weakest = min(found, key=lambda f: 1.0 if f[3] >= SOUNDALIKE[pair] else f[1])
+            name_support = 1.0 if weakest[3] >= SOUNDALIKE[pair] else weakest[1]
             if name_support < NAME_SIMILARITY[pair]:
                 return no(f"{weakest[0]!r} is not in {_marks(cited)} (closest {weakest[2]!r}, {name_support:.2f})")
     if sim < SIMILARITY[pair]:
@@ -320,7 +324,7 @@ def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], fo
         if scores[j] >= sim - 0.05:
             _, a, b = units[i][j]
             spans.append((i, a, b))
-    return Verdict(c.text, c.citations, True, None, sim, rival, tuple(spans), name_support)
+    return Verdict(c.text, c.citations, True, None, sim, rival, tuple(spans), name_support, matched)
 
 
 def _marks(indexes: list[int]) -> str:

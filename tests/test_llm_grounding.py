@@ -9,7 +9,9 @@ import pytest
 
 from qa.crossnames import phrases, support
 from qa.embedding import load_embedder
-from qa.grounding import MISCITED, NAME_SIMILARITY, check, claims, mentions, names, numbers, vectors
+from qa.grounding import MISCITED, NAME_SIMILARITY, SOUNDALIKE, check, claims, mentions, names, numbers, vectors
+from qa.soundalike import key_en, key_zh
+from qa.soundalike import score as sound
 
 P1 = ("第78届联合国大会7月1日协商一致通过中国主提的加强人工智能能力建设国际合作决议。这份决议聚焦人工智能能力建设，"
       "旨在帮助各国特别是发展中国家从人工智能发展中平等受益。决议获得140多个国家联署。")
@@ -148,3 +150,22 @@ def test_a_transliterated_person_name_is_found_in_a_chinese_passage(model):
     found = support(["Mario Addison", "Peyton Manning"], [passage], model, vectors)
     assert found[0][1] >= NAME_SIMILARITY["cross"] and "爱迪生" in found[0][2]
     assert found[1][1] < found[0][1]
+
+
+HADRIAN = "公元122年，罗马帝国皇帝哈德良下令在不列颠北部修建一道城墙，后人称之为哈德良长城。"
+
+
+def test_a_transliterated_name_is_found_by_its_sound(model, monkeypatch):
+    found = support(["Hadrian", "Trajan", "Marcus Aurelius"], [HADRIAN], model, vectors)
+    assert found[0][3] >= SOUNDALIKE["cross"] and found[0][1] < 0.55  # the vectors alone are unsure of 哈德良
+    assert all(f[3] < SOUNDALIKE["cross"] for f in found[1:])
+    sentence = "Hadrian ordered the wall built in 122.[1]"
+    assert check(sentence, [HADRIAN], model)[0].name_support == 1.0
+    monkeypatch.setitem(SOUNDALIKE, "cross", 9.0)
+    assert check(sentence, [HADRIAN], model)[0].name_support < 0.55
+
+
+def test_sound_skeletons():
+    assert key_en("Jared Allen") == key_zh("贾里德·艾伦") and key_en("Chaffee") == key_zh("查菲")
+    assert sound("Kawann Short", ["卡万·肖特"]) >= 0.9 > sound("Jean Cauvin", ["杰克逊维尔"])
+    assert sound("Dallas", ["达拉斯"]) == 0.0  # three consonants match too much by chance
