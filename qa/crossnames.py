@@ -141,8 +141,11 @@ def _dictionary_says(name: str, passages: list[str], best_span: str) -> float | 
         return None
     if any(w in p for w in forms for p in passages if len(w) >= 2):
         return 1.0
-    other = zh.get(best_span.strip("·"))
-    return 0.0 if other and key not in other and len(key) >= 4 and not name.isupper() else None
+    span = best_span.strip("·")
+    other = zh.get(span)
+    # a people or language next to its country is no contradiction (Japanese: 日文, 日本; Turkish: 土耳其语, 土耳其)
+    kin = any(w[:1] == span[:1] for w in forms)
+    return 0.0 if other and key not in other and len(key) >= 4 and not name.isupper() and not kin else None
 
 
 @lru_cache(maxsize=4096)

@@ -37,7 +37,7 @@ NEAR = 0.15  # a number must be in a cited sentence within this similarity of th
 MISCITED = {"same": 0.16, "cross": 0.10}  # an uncited given passage beats the cited ones by this much: miscited
 # A Latin-script name in a sentence over Chinese passages must match a word or run of words of a cited passage
 # at least this well (qa/crossnames.py; literal occurrences score 1).
-NAME_SIMILARITY = {"same": -1.0, "cross": 0.46}
+NAME_SIMILARITY = {"same": -1.0, "cross": 0.50}
 # ... or sound like one at least this well (qa/soundalike.py: consonant skeletons, 尤金·法马 for Eugene Fama).
 SOUNDALIKE = {"same": 9.0, "cross": 0.9}
 

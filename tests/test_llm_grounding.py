@@ -169,3 +169,9 @@ def test_sound_skeletons():
     assert key_en("Jared Allen") == key_zh("贾里德·艾伦") and key_en("Chaffee") == key_zh("查菲")
     assert sound("Kawann Short", ["卡万·肖特"]) >= 0.9 > sound("Jean Cauvin", ["杰克逊维尔"])
     assert sound("Dallas", ["达拉斯"]) == 0.0  # three consonants match too much by chance
+
+
+def test_a_people_next_to_its_country_is_no_contradiction(model):
+    found = support(["Japanese", "Turkish", "Ethiopia"], ["日本和土耳其的研究团队合作。", "冠军来自肯尼亚。"], model, vectors)
+    assert found[0][1] >= NAME_SIMILARITY["cross"] and found[1][1] >= NAME_SIMILARITY["cross"]
+    assert found[2][1] == 0.0  # Ethiopia is not 肯尼亚: the dictionary knows both as places
