@@ -14,7 +14,7 @@ Each sentence is checked with its cited passage among 5 given passages (the othe
 first, as a search would bring them). Thresholds are chosen on the even-numbered questions (catch the most
 unsupported sentences while flagging at most 5 % of supported ones) and reported on the odd ones.
 
-    .venv/bin/python benchmarks/grounding.py [--limit 300] [--no-write]
+    .venv/bin/python benchmarks/grounding.py [--limit 50] [--limit-en 600] [--no-write]
 """
 
 from __future__ import annotations
@@ -170,8 +170,12 @@ def save_vectors(model) -> None:
     tmp.replace(CACHE / f"{model.name}.npz")
 
 
-THRESHOLDS = ("SIMILARITY", "MISCITED", "NAME_SIMILARITY")
-OFF = {"SIMILARITY": -9.0, "MISCITED": 9.0, "NAME_SIMILARITY": -9.0}
+THRESHOLDS = ("SIMILARITY", "MISCITED", "NAME_SIMILARITY", "SOUNDALIKE")
+OFF = {"SIMILARITY": -9.0, "MISCITED": 9.0, "NAME_SIMILARITY": -9.0, "SOUNDALIKE": 9.0}
+SOUNDS = [9.0] + [x / 100 for x in range(70, 101, 5)]  # 9: off (no name passes by its sound)
+# qa/grounding.py keeps a similarity floor against invented sentences with no number or name in them; the fit chooses
+# the other thresholds with that floor in place, so what it reports is what ships.
+FLOOR = {"same": 0.30, "cross": 0.20}
 
 
 def judge(items: list[dict], model) -> list[dict]:
@@ -186,7 +190,7 @@ def judge(items: list[dict], model) -> list[dict]:
             v = grounding.check(f"{it['text']}[{it['cited']}]", it["passages"], model, asked=it["question"])[0]
             pair = "same" if it["lang"] == "zh" else "cross"
             out.append({**it, "facts_ok": v.supported, "sim": v.similarity, "rival": v.rival, "pair": pair,
-                        "name": v.name_support, "reason": v.reason})
+                        "name": v.name_support, "names": [[s, snd] for _, s, snd in v.names], "reason": v.reason})
         real = crossnames.dictionary
         crossnames.dictionary = lambda: ({}, {}, {})  # the vectors alone: what the dictionary adds
         try:
@@ -194,6 +198,7 @@ def judge(items: list[dict], model) -> list[dict]:
                 if r["pair"] == "cross":
                     v = grounding.check(f"{r['text']}[{r['cited']}]", r["passages"], model, asked=r["question"])[0]
                     r["name_vectors_only"] = v.name_support
+                    r["names_vectors_only"] = [[s, snd] for _, s, snd in v.names]
         finally:
             crossnames.dictionary = real
         return out
@@ -206,37 +211,46 @@ def _why(r: dict) -> str:
     return r["reason"] or f"similarity {r['sim']:.2f}, rival {r['rival']:+.2f}, name {r.get('name', 1.0):.2f}"
 
 
+def name_score(r: dict, sound: float) -> float:
+    """The weakest cross-script name's support when a name sounding alike at `sound` or better counts as found."""
+    if "names" not in r:
+        return r.get("name", 1.0)
+    return min((1.0 if snd >= sound else s for s, snd in r["names"]), default=1.0)
+
+
 def flagged(r: dict, t: dict) -> bool:
-    """`t`: {"sim": {pair: x}, "rival": {pair: x}, "name": {pair: x}}."""
+    """`t`: {"sim": {pair: x}, "rival": {pair: x}, "name": {pair: x}, "sound": {pair: x}}."""
     p = r["pair"]
     return (not r["facts_ok"] or r["sim"] < t["sim"][p] or r["rival"] > t["rival"][p]
-            or r.get("name", 1.0) < t["name"].get(p, -9.0))
+            or name_score(r, t.get("sound", {}).get(p, 9.0)) < t["name"].get(p, -9.0))
 
 
 def fit(rows: list[dict]) -> dict:
     """Per language pair, the thresholds that catch the most unsupported 'fit' sentences while flagging at most
     5 % of supported ones (when even the fact rules flag more, the fewest flagged); among equals, the ones
     flagging the fewest supported sentences, then the least strict."""
-    out: dict = {"sim": {}, "rival": {}, "name": {}}
+    out: dict = {"sim": {}, "rival": {}, "name": {}, "sound": {}}
     for pair in ("same", "cross"):
         rs = [r for r in rows if r["pair"] == pair]
         label = np.array([r["label"] for r in rs], bool)
         facts = np.array([not r["facts_ok"] for r in rs], bool)
         sim = np.array([r["sim"] for r in rs])
         rival = np.array([r["rival"] for r in rs])
-        name = np.array([r.get("name", 1.0) for r in rs])
         names = [-9.0] + ([x / 100 for x in range(20, 80, 2)] if pair == "cross" else [])
         best = None
-        for t in [x / 100 for x in range(0, 90, 2)]:
-            for m in [x / 100 for x in range(-10, 60, 2)]:
-                for n in names:
-                    f = facts | (sim < t) | (rival > m) | (name < n)
-                    fpr = f[label].mean() if label.any() else 0.0
-                    rec = f[~label].mean() if (~label).any() else 0.0
-                    key = (fpr <= 0.05, -fpr if fpr > 0.05 else 0, rec, -fpr, -t, m, -n)
-                    if best is None or key > best[0]:
-                        best = (key, t, m, n)
-        out["sim"][pair], out["rival"][pair], out["name"][pair] = best[1], best[2], best[3]
+        for snd in SOUNDS if pair == "cross" else [9.0]:
+            name = np.array([name_score(r, snd) for r in rs])
+            for t in [x / 100 for x in range(0, 90, 2) if x / 100 >= FLOOR[pair]]:
+                for m in [x / 100 for x in range(-10, 60, 2)]:
+                    base = facts | (sim < t) | (rival > m)
+                    for n in names:
+                        f = base | (name < n)
+                        fpr = f[label].mean() if label.any() else 0.0
+                        rec = f[~label].mean() if (~label).any() else 0.0
+                        key = (fpr <= 0.05, -fpr if fpr > 0.05 else 0, rec, -fpr, -t, m, -n, snd)
+                        if best is None or key > best[0]:
+                            best = (key, t, m, n, snd)
+        out["sim"][pair], out["rival"][pair], out["name"][pair], out["sound"][pair] = best[1:]
     return out
 
 
@@ -276,13 +290,14 @@ def _meets(caught: float, flagged_: float) -> str:
 def describe(t: dict) -> str:
     return (f"similarity ≥ {t['sim']['same']:.2f} (same language) / {t['sim']['cross']:.2f} (cross-language), "
             f"rival passage margin {t['rival']['same']:.2f} / {t['rival']['cross']:.2f}, cross-script name match ≥ "
-            + (f"{t['name']['cross']:.2f}" if t["name"].get("cross", -9) > -1 else "off"))
+            + (f"{t['name']['cross']:.2f}" if t["name"].get("cross", -9) > -1 else "off")
+            + ", or a name sounding alike ≥ " + (f"{t['sound']['cross']:.2f}" if t["sound"].get("cross", 9) <= 1 else "off"))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=50, help="questions per Chinese set")
-    ap.add_argument("--limit-en", type=int, default=300, help="questions of the English set")
+    ap.add_argument("--limit-en", type=int, default=600, help="questions of the English set")
     ap.add_argument("--model", default="e5-small+use-m3", help="the index model; its sentence part scores")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--dump", help="write the judged sentences here (JSON) to refit without re-embedding")
@@ -309,7 +324,8 @@ def main() -> None:
     fit_rows = [r for r in rows if r["split"] == "fit"]
     test_rows = [r for r in rows if r["split"] == "test"]
     t = fit(fit_rows)
-    shipped = {"sim": grounding.SIMILARITY, "rival": grounding.MISCITED, "name": grounding.NAME_SIMILARITY}
+    shipped = {"sim": grounding.SIMILARITY, "rival": grounding.MISCITED, "name": grounding.NAME_SIMILARITY,
+               "sound": grounding.SOUNDALIKE}
     no_names = {**t, "name": {}}
     misses = [r for lang in ("zh", "en") for r in [r for r in test_rows if r["lang"] == lang and not r["label"]
                                                    and not flagged(r, t)][:2]]
@@ -318,7 +334,16 @@ def main() -> None:
     en_t, en_f = rates(test_rows, t, "en")
     zh_t, zh_f = rates(test_rows, t, "zh")
     en_nt, en_nf = rates(test_rows, no_names, "en")
-    vec_rows = [{**r, "name": r.get("name_vectors_only", r.get("name", 1.0))} for r in test_rows]
+    vec_rows = [{**r, "name": r.get("name_vectors_only", r.get("name", 1.0)),
+                 "names": r.get("names_vectors_only", r.get("names", []))} for r in test_rows]
+    en_st, en_sf = rates(test_rows, {**t, "sound": {}}, "en")
+    no_rival = {**t, "rival": {"same": 9.0, "cross": 9.0}}
+    en_rt, en_rf = rates(test_rows, no_rival, "en")
+    cites = [r for r in test_rows if r["lang"] == "en" and r["kind"] == "cite"]
+    en_rc = sum(flagged(r, no_rival) for r in cites) / max(1, len(cites))
+    n_cut, snd = t["name"]["cross"], t["sound"].get("cross", 9.0)
+    dense_fit, dense_test = (sum(1 for r in rs if r["lang"] == "en" and r["label"]
+                                 and n_cut - 0.04 <= name_score(r, snd) < n_cut) for rs in (fit_rows, test_rows))
     en_vt, en_vf = rates(vec_rows, t, "en")
     en_fit = rates(fit_rows, t, "en")
     n_en_sup = sum(r["label"] for r in test_rows if r["lang"] == "en")
@@ -334,7 +359,8 @@ def main() -> None:
             + f"\n\nThe half the thresholds were chosen on, for comparison: Chinese {zh_fit[0]:.1%} caught / "
             f"{zh_fit[1]:.1%} flagged, English {en_fit[0]:.1%} / {en_fit[1]:.1%}. Without the cross-script name "
             f"match (same thresholds otherwise), English on the held-out half: {en_nt:.1%} caught / {en_nf:.1%} "
-            f"flagged; with it but without CC-CEDICT (vectors only): {en_vt:.1%} / {en_vf:.1%}."
+            f"flagged; with it but without CC-CEDICT: {en_vt:.1%} / {en_vf:.1%}; without the sound-alike match: "
+            f"{en_st:.1%} / {en_sf:.1%}."
             "\n\nWith the thresholds in qa/grounding.py (" + describe(shipped) + "), same half:\n\n"
             + table(test_rows, shipped)
             + "\n\nExamples missed: " + "; ".join(f"{r['kind']} `{r['text'][:90]}`" for r in misses)
@@ -348,15 +374,28 @@ def main() -> None:
             "checked this way (they are the asker's, not the model's), nor 2-3 letter acronyms (BP is 距今). CC-CEDICT "
             "settles proper nouns it knows (Ethiopia is not 肯尼亚, Japan is not 中国: same-kind names whose vectors are "
             "close; see tests/test_llm_grounding.py); the names swapped in here come from other articles, where it "
-            "changes little (the 'without CC-CEDICT' figure above). What is left flagged among supported English "
-            "sentences is a name the model and the passage render apart (Frederick William vs 腓特烈二世, Satyagraha) "
-            "and the template sentence fitting a neighbouring passage of the same article better (the rival rule). "
-            f"One supported English sentence of the held-out half is {100 / max(1, n_en_sup):.1f} points. The supported "
+            "changes little (the 'without CC-CEDICT' figure above). A transliterated name (Hadrian = 哈德良, Eugene Fama "
+            "= 尤金·法马) is where use-m3 is weakest (0.39-0.49, no better than a wrong name), so a name also counts as "
+            "found when it sounds like a word of the passage (qa/soundalike.py: consonant skeletons through pypinyin; "
+            f"the 'sound-alike' figure above). Numbers the question holds are the asker's, like its names. The rival "
+            f"rule is what catches a sentence cited as a neighbouring passage of the same article: without it (same "
+            f"thresholds otherwise) English on the held-out half is {en_rt:.1%} caught / {en_rf:.1%} flagged (cite "
+            f"{en_rc:.0%}), so a same-article rival still counts: the card of [n] would not show the sentence. What is "
+            "left flagged among supported English sentences is mostly a name whose best match is weak: rendered apart "
+            "(Frederick William vs 腓特烈二世, Satyagraha, Seljuk Turks vs 塞尔柱人) or a brand or title the passage "
+            "translates (Skyclad, Somerset House). The fitted name threshold sits where such names are dense: "
+            f"{dense_fit} supported English sentences of the fit half and {dense_test} of the held-out half have their "
+            f"weakest name within 0.04 below it: the fit takes the strictest name threshold its own half allows, so "
+            "the held-out rate moves with where that half's names happen to fall (a fit with a margin under 5 % or "
+            "cross-validated inside the fit half would be steadier; not done here, since choosing it after seeing the "
+            "held-out half would tune to it). One supported English sentence of the held-out half is "
+            f"{100 / max(1, n_en_sup):.1f} points. The supported "
             "sentences are the passage's own sentence or a template built from the question, not a model's paraphrase: "
             "a real model's answers will sit between the two, and a lower-case English term (\"adjacency matrices\") "
-            "is not checked by name. Before the cross-script name match (this script's run of 2026-11-29, 50 English "
-            "questions, the Chinese name swaps drawn from a larger pool): English 78.0% caught / 8.0% flagged, Chinese "
-            "96.1% / 3.8%; Chinese flags one supported sentence more now (4 of 81), from the refitted rival margin.")
+            "is not checked by name. Earlier runs of this script: 2026-11-29 (50 English questions, before the "
+            "cross-script name match) English 78.0% caught / 8.0% flagged, Chinese 96.1% / 3.8%; 2026-11-30 before "
+            "the sound-alike match, question numbers and quoted questions (300 English questions): English 90.7% / "
+            "7.3%, Chinese 96.4% / 4.9%.")
     publish("grounding", "## Grounding check (written answers)", text, not args.no_write)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import soundalike
 from .text import fold
 
 # Capitalised words that start a clause rather than a name ("The", "How", "According to ...").
@@ -140,22 +141,32 @@ def _dictionary_says(name: str, passages: list[str], best_span: str) -> float | 
         return None
     if any(w in p for w in forms for p in passages if len(w) >= 2):
         return 1.0
-    other = zh.get(best_span.strip("·"))
-    return 0.0 if other and key not in other and len(key) >= 4 and not name.isupper() else None
+    span = best_span.strip("·")
+    other = zh.get(span)
+    # a people or language next to its country is no contradiction (Japanese: 日文, 日本; Turkish: 土耳其语, 土耳其)
+    kin = any(w[:1] == span[:1] for w in forms)
+    return 0.0 if other and key not in other and len(key) >= 4 and not name.isupper() and not kin else None
+
+
+@lru_cache(maxsize=4096)
+def word_runs(passage: str) -> tuple[str, ...]:
+    """Every word of the passage and run of two or three words (what a transliterated name may be split into)."""
+    return tuple({"".join(r[a:b]) for r in runs(passage) for a in range(len(r)) for b in range(a + 1, min(len(r), a + 3) + 1)})
 
 
 def support(names: list[str], passages: list[str], model,
-            vectors: Callable[[object, list[str]], np.ndarray]) -> list[tuple[str, float, str]]:
-    """For each name: (name, best cosine with a word or run of words of any of `passages`, that span).
-    `vectors(model, texts)` gives normalised vectors (qa.grounding.vectors: cached)."""
+            vectors: Callable[[object, list[str]], np.ndarray]) -> list[tuple[str, float, str, float]]:
+    """For each name: (name, best cosine with a word or run of words of any of `passages`, that span, how well
+    the name sounds like a word or run of words of the passages: qa/soundalike.py, 0 when the dictionary knows
+    the span as another name). `vectors(model, texts)` gives normalised vectors (qa.grounding.vectors: cached)."""
     if not names:
         return []
-    out: dict[str, tuple[float, str]] = {}
+    out: dict[str, tuple[float, str, float]] = {}
     todo = []
     for name in names:
         key = fold(name)
         if any(key in fold(p) for p in passages):
-            out[name] = (1.0, name)
+            out[name] = (1.0, name, 1.0)
         else:
             todo.append(name)
     if todo:
@@ -165,7 +176,7 @@ def support(names: list[str], passages: list[str], model,
         # a name's parts on their own too: "Pollack" is closer to 波拉克 than to 亨利·波拉克
         texts += sorted({part for t in texts if _SPLIT.search(t) for part in _SPLIT.split(t) if len(part) >= 2})
         if not texts:
-            return [(n, *out.get(n, (0.0, ""))) for n in names]
+            return [(n, *out.get(n, (0.0, "", 0.0))) for n in names]
         nvec = vectors(model, todo)
         wvec = vectors(model, texts)
         scores = nvec @ wvec.T
@@ -186,5 +197,6 @@ def support(names: list[str], passages: list[str], model,
                 if float(s.max()) > pick[0]:
                     pick = (float(s.max()), ordered[int(np.argmax(s))])
             said = _dictionary_says(name, passages, pick[1])
-            out[name] = pick if said is None else (said, pick[1])
+            sound = 0.0 if said == 0.0 else soundalike.score(name, [w for p in passages for w in word_runs(p)])
+            out[name] = (pick[0] if said is None else said, pick[1], sound)
     return [(n, *out[n]) for n in names]

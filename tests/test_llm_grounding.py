@@ -9,7 +9,9 @@ import pytest
 
 from qa.crossnames import phrases, support
 from qa.embedding import load_embedder
-from qa.grounding import MISCITED, NAME_SIMILARITY, check, claims, mentions, numbers, vectors
+from qa.grounding import MISCITED, NAME_SIMILARITY, SOUNDALIKE, check, claims, mentions, names, numbers, vectors
+from qa.soundalike import key_en, key_zh
+from qa.soundalike import score as sound
 
 P1 = ("第78届联合国大会7月1日协商一致通过中国主提的加强人工智能能力建设国际合作决议。这份决议聚焦人工智能能力建设，"
       "旨在帮助各国特别是发展中国家从人工智能发展中平等受益。决议获得140多个国家联署。")
@@ -53,6 +55,35 @@ def test_a_scaled_number_is_found_in_either_notation(model):
 def test_initials_and_et_al_do_not_end_a_sentence():
     got = claims("It was founded by E.I. du Pont in 1802.[1] Jones et al. 1998 agree.[2]", 2)
     assert [c.text for c in got] == ["It was founded by E.I. du Pont in 1802.", "Jones et al. 1998 agree."]
+
+
+def test_a_question_quoted_inside_a_sentence_does_not_end_it():
+    got = claims('The answer to "Why were they called \u201cthe Methodists?\u201d" is their method.[1] He asked '
+                 '"Why?" and left.[2] Was it? Yes.[2]', 2)
+    assert [(c.text, c.citations) for c in got] == [
+        ('The answer to "Why were they called \u201cthe Methodists?\u201d" is their method.', (1,)),
+        ('He asked "Why?" and left.', (2,)), ("Was it?", ()), ("Yes.", (2,))]
+    assert [c.text for c in claims("It is led by Rev. Paul T. Stallsworth.[1]", 1)] == [
+        "It is led by Rev. Paul T. Stallsworth."]
+
+
+def test_numbers_of_the_question_are_the_askers_not_checked(model):
+    passage = ["诺曼在本赛季有四次拦截，其中两次回攻达阵。"]
+    sentence = "In 2015, Josh Norman returned two interceptions for touchdowns.[1]"
+    assert not check(sentence, passage, model)[0].supported
+    v = check(sentence, passage, model, asked="How many interceptions did Josh Norman return in 2015?")[0]
+    assert v.supported, v.reason
+    v = check(sentence.replace("two", "three"), passage, model, asked="How many did Josh Norman return in 2015?")[0]
+    assert not v.supported and v.reason.startswith("number 3 ")
+
+
+def test_a_lower_case_word_with_digits_is_translated_across_scripts(model):
+    passage = ["在较冷的气候条件下，海洋动物会获得更多的氧-18，因为它们的壳体中富含这种同位素。"]
+    assert "oxygen-18" not in " ".join(names("Marine animals take in more oxygen-18.", False, cross=True))
+    assert names("It flies an A380.", False, cross=True) == ["a380"]
+    v = check("In cooler climates, marine animals take in more oxygen-18.[1]", passage, model)[0]
+    assert v.supported, v.reason
+    assert not check("In cooler climates, marine animals take in more oxygen-17.[1]", passage, model)[0].supported
 
 
 def test_a_copied_sentence_is_supported_with_its_span(model):
@@ -119,3 +150,28 @@ def test_a_transliterated_person_name_is_found_in_a_chinese_passage(model):
     found = support(["Mario Addison", "Peyton Manning"], [passage], model, vectors)
     assert found[0][1] >= NAME_SIMILARITY["cross"] and "爱迪生" in found[0][2]
     assert found[1][1] < found[0][1]
+
+
+HADRIAN = "公元122年，罗马帝国皇帝哈德良下令在不列颠北部修建一道城墙，后人称之为哈德良长城。"
+
+
+def test_a_transliterated_name_is_found_by_its_sound(model, monkeypatch):
+    found = support(["Hadrian", "Trajan", "Marcus Aurelius"], [HADRIAN], model, vectors)
+    assert found[0][3] >= SOUNDALIKE["cross"] and found[0][1] < 0.55  # the vectors alone are unsure of 哈德良
+    assert all(f[3] < SOUNDALIKE["cross"] for f in found[1:])
+    sentence = "Hadrian ordered the wall built in 122.[1]"
+    assert check(sentence, [HADRIAN], model)[0].name_support == 1.0
+    monkeypatch.setitem(SOUNDALIKE, "cross", 9.0)
+    assert check(sentence, [HADRIAN], model)[0].name_support < 0.55
+
+
+def test_sound_skeletons():
+    assert key_en("Jared Allen") == key_zh("贾里德·艾伦") and key_en("Chaffee") == key_zh("查菲")
+    assert sound("Kawann Short", ["卡万·肖特"]) >= 0.9 > sound("Jean Cauvin", ["杰克逊维尔"])
+    assert sound("Dallas", ["达拉斯"]) == 0.0  # three consonants match too much by chance
+
+
+def test_a_people_next_to_its_country_is_no_contradiction(model):
+    found = support(["Japanese", "Turkish", "Ethiopia"], ["日本和土耳其的研究团队合作。", "冠军来自肯尼亚。"], model, vectors)
+    assert found[0][1] >= NAME_SIMILARITY["cross"] and found[1][1] >= NAME_SIMILARITY["cross"]
+    assert found[2][1] == 0.0  # Ethiopia is not 肯尼亚: the dictionary knows both as places
