@@ -13,6 +13,8 @@ on out-of-domain ones (xquad-en2zh over cmrc2018, off-topic questions over the s
   gloss3   the same, best of the top 3 passages
   anchor1  the top passage's literal (anchor) BM25 score over the best literal score in the corpus
   dense12  the best dense cosine minus the second best (how clearly the meaning picks one passage)
+  gap5, gap50  the best dense cosine minus the 5th / the 50th best over the corpus (the shipped gap: the 20th,
+           with the Chinese background); z50  the best in standard deviations above the mean of the top 50
 """
 
 from __future__ import annotations
@@ -39,14 +41,16 @@ from qa.storage import load  # noqa: E402
 from qa.text import fold  # noqa: E402
 
 COMBOS = ("margin,gap", "margin,gap,gloss1", "margin,gap,gloss3", "margin,gap,anchor1", "margin,gap,dense12",
-          "margin,gap,gloss1,anchor1", "margin,gap,gloss1,dense12", "margin,gap,gloss1,anchor1,dense12")
+          "margin,gap,gloss1,anchor1", "margin,gap,gloss1,dense12", "margin,gap,gloss1,anchor1,dense12",
+          "margin,gap,gap5", "margin,gap,gap50", "margin,gap,z50", "margin,gap5", "margin,gap50", "margin,z50",
+          "margin,gap,gap50,z50")
 
 
-def extra(retriever: Retriever, question: str, vec: np.ndarray) -> dict[str, float]:
+def extra(retriever: Retriever, scorer: ev.SentenceScorer, question: str, vec: np.ndarray) -> dict[str, float]:
     """The shipped signals of `question` (as benchmarks/abstention.py measures them) and the candidates."""
     stats: dict = {}
     hits = retriever.search(question, 5, "hybrid", query_vector=vec, stats=stats)
-    sig = ev.signals(question, vec, hits, ev.SentenceScorer(retriever.embedder),
+    sig = ev.signals(question, vec, hits, scorer,
                      retriever.store.idf([]), retriever.store, stats.get("dense_top"))
     groups = literal_groups(question)
     texts = [fold(h.text) for h in hits[:3]]
@@ -60,11 +64,14 @@ def extra(retriever: Retriever, question: str, vec: np.ndarray) -> dict[str, flo
     top = stats.get("dense_top") or [0.0, 0.0]
     return {"margin": sig.margin, "gap": sig.gap, "gloss1": share(texts[:1]), "gloss3": share(texts),
             "anchor1": anchors.get(hits[0].row, 0.0) / max(anchors.values()) if anchors and hits else 0.0,
-            "dense12": float(top[0] - top[1]) if len(top) > 1 else 0.0}
+            "dense12": float(top[0] - top[1]) if len(top) > 1 else 0.0,
+            "gap5": float(top[0] - top[min(4, len(top) - 1)]), "gap50": float(top[0] - top[-1]),
+            "z50": float((top[0] - np.mean(top)) / (np.std(top) + 1e-9))}
 
 
 def remeasure(sets: dict[str, list[dict]], eval_dir: Path) -> None:
     embedder = load_embedder(Settings.load().model)
+    scorer = ev.SentenceScorer(embedder)  # one: it caches the background's vectors
     cache = Settings.load().cache
     xquad, _ = corpus_retriever(read_jsonl(eval_dir / "xquad-zh" / "corpus.jsonl", ("id", "text")), embedder, cache)
     cmrc, _ = corpus_retriever(read_jsonl(eval_dir / "cmrc2018-trial" / "corpus.jsonl", ("id", "text")), embedder,
@@ -82,7 +89,7 @@ def remeasure(sets: dict[str, list[dict]], eval_dir: Path) -> None:
             rows = [r for r in sets[name] if r["lang"] == "en"]
             vecs = embedder.embed_queries([r["question"] for r in rows])
             for r, v in zip(rows, vecs):
-                r.update(extra(retriever, r["question"], v))
+                r.update(extra(retriever, scorer, r["question"], v))
             print(f"# {name}: {len(rows)} English questions re-measured", file=sys.stderr, flush=True)
 
 
