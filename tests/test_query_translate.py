@@ -36,3 +36,23 @@ def test_an_english_question_quotes_the_sentence_with_its_words_in_chinese():
     assert quoted == ["联合国大会通过了这项决议，各国表示欢迎。"]
     # without its literal words the English question has no keyword to tell the two sentences apart
     assert len(select("When was the resolution adopted?", None, passage, None, {}, literal=False)) == 2
+
+
+def test_an_english_word_scores_once_by_its_best_sense():
+    """qa/query.py literal_groups / anchor_scores: a passage with three senses of one English word does not
+    outrank a passage with one sense of each of two words (summing every sense did: benchmarks/feedback.py)."""
+    from qa.keywords import KeywordIndex, TokenTableBuilder
+    from qa.query import anchor_scores, literal_groups
+    from qa.text import query_tokens
+
+    groups = literal_groups("Who registered the team in 2015?")
+    assert groups[0] == (("2015",),) and len(groups) == 3  # 2015, registered, team
+    assert all(len(g) <= 10 for g in groups) and len(groups[1]) > 3  # "register" has many senses, one group
+    passages = ["他挂号注册登录了很多次。", "团队在今天注册了。", "今天天气很好。", "明天下雨。"]
+    builder = TokenTableBuilder()
+    for p in passages:
+        builder.add(query_tokens(p))
+    index = KeywordIndex.build(builder.finish())
+    scores = anchor_scores(index, "Who registered the team?")
+    assert max(scores, key=scores.get) == 1 and set(scores) == {0, 1}
+    assert anchor_scores(index, "超级碗50的冠军是哪支球队？") == {}  # a Chinese question: no literal search

@@ -1,0 +1,121 @@
+"""English questions over Chinese articles: candidate abstention signals beyond margin and gap (issue 9.4).
+
+    nice -n 10 .venv/bin/python benchmarks/abstention_en.py --signals SIGNALS.json [--remeasure]
+
+Reads the signals of benchmarks/abstention.py (`--signals` file; its English rows are re-measured with the
+current search when --remeasure is given, and the file updated), adds candidate English signals, and fits the
+English rule with each set of signals on the fit half, reporting the other half as benchmarks/abstention.py does:
+false abstention on in-domain English questions (xquad-en2zh over its passages, the seed article), false answers
+on out-of-domain ones (xquad-en2zh over cmrc2018, off-topic questions over the seed article). Candidates:
+
+  gloss1   share of the question's literal groups (its numbers, Latin names and English words, qa/query.py
+           literal_groups) with a sense found in the top passage
+  gloss3   the same, best of the top 3 passages
+  anchor1  the top passage's literal (anchor) BM25 score over the best literal score in the corpus
+  dense12  the best dense cosine minus the second best (how clearly the meaning picks one passage)
+  gap5, gap50  the best dense cosine minus the 5th / the 50th best over the corpus (the shipped gap: the 20th,
+           with the Chinese background); z50  the best in standard deviations above the mean of the top 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import abstention as ab  # noqa: E402
+from qa import Retriever, Settings, build  # noqa: E402
+from qa import evidence as ev  # noqa: E402
+from qa.embedding import load_embedder  # noqa: E402
+from qa.evaluate import corpus_retriever, read_jsonl  # noqa: E402
+from qa.query import anchor_scores, literal_groups  # noqa: E402
+from qa.storage import load  # noqa: E402
+from qa.text import fold  # noqa: E402
+
+COMBOS = ("margin,gap", "margin,gap,gloss1", "margin,gap,gloss3", "margin,gap,anchor1", "margin,gap,dense12",
+          "margin,gap,gloss1,anchor1", "margin,gap,gloss1,dense12", "margin,gap,gloss1,anchor1,dense12",
+          "margin,gap,gap5", "margin,gap,gap50", "margin,gap,z50", "margin,gap5", "margin,gap50", "margin,z50",
+          "margin,gap,gap50,z50")
+
+
+def extra(retriever: Retriever, scorer: ev.SentenceScorer, question: str, vec: np.ndarray) -> dict[str, float]:
+    """The shipped signals of `question` (as benchmarks/abstention.py measures them) and the candidates."""
+    stats: dict = {}
+    hits = retriever.search(question, 5, "hybrid", query_vector=vec, stats=stats)
+    sig = ev.signals(question, vec, hits, scorer,
+                     retriever.store.idf([]), retriever.store, stats.get("dense_top"))
+    groups = literal_groups(question)
+    texts = [fold(h.text) for h in hits[:3]]
+
+    def share(ts: list[str]) -> float:
+        if not groups:
+            return 0.0
+        return float(np.mean([any(all(t in x for t in alt) for alt in g for x in ts) for g in groups]))
+
+    anchors = anchor_scores(retriever.store, question)
+    top = stats.get("dense_top") or [0.0, 0.0]
+    return {"margin": sig.margin, "gap": sig.gap, "gloss1": share(texts[:1]), "gloss3": share(texts),
+            "anchor1": anchors.get(hits[0].row, 0.0) / max(anchors.values()) if anchors and hits else 0.0,
+            "dense12": float(top[0] - top[1]) if len(top) > 1 else 0.0,
+            "gap5": float(top[0] - top[min(4, len(top) - 1)]), "gap50": float(top[0] - top[-1]),
+            "z50": float((top[0] - np.mean(top)) / (np.std(top) + 1e-9))}
+
+
+def remeasure(sets: dict[str, list[dict]], eval_dir: Path) -> None:
+    embedder = load_embedder(Settings.load().model)
+    scorer = ev.SentenceScorer(embedder)  # one: it caches the background's vectors
+    cache = Settings.load().cache
+    xquad, _ = corpus_retriever(read_jsonl(eval_dir / "xquad-zh" / "corpus.jsonl", ("id", "text")), embedder, cache)
+    cmrc, _ = corpus_retriever(read_jsonl(eval_dir / "cmrc2018-trial" / "corpus.jsonl", ("id", "text")), embedder,
+                               cache)
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = Path(tmp) / "seeds"
+        seeds.mkdir()
+        shutil.copy(ROOT / "seeds" / ab.SEED_FILE, seeds / ab.SEED_FILE)
+        settings = Settings.load(seeds=seeds, index=Path(tmp) / "index", model=embedder.name)
+        build(settings, embedder)
+        seed = Retriever(load(settings.index), embedder)
+        where = {"in: xquad-en2zh (en)": xquad, "out: xquad-en2zh over cmrc2018 (en)": cmrc,
+                 "in: seed article (zh+en)": seed, "out: off-topic over seed (zh+en)": seed}
+        for name, retriever in where.items():
+            rows = [r for r in sets[name] if r["lang"] == "en"]
+            vecs = embedder.embed_queries([r["question"] for r in rows])
+            for r, v in zip(rows, vecs):
+                r.update(extra(retriever, scorer, r["question"], v))
+            print(f"# {name}: {len(rows)} English questions re-measured", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval")
+    ap.add_argument("--signals", type=Path, required=True)
+    ap.add_argument("--remeasure", action="store_true")
+    args = ap.parse_args(argv)
+    sets = json.loads(args.signals.read_text(encoding="utf-8"))
+    if args.remeasure:
+        remeasure(sets, args.eval)
+        args.signals.write_text(json.dumps(sets, ensure_ascii=False), encoding="utf-8")
+    sets = {n: [r for r in rs if r["lang"] == "en"] for n, rs in sets.items()}
+    sets = {n: rs for n, rs in sets.items() if rs}
+    for combo in COMBOS:
+        ab.FEATURES = {"en": tuple(combo.split(","))}
+        rule = ab.fit(sets, 0)
+        held = ab.rates(sets, lambda r, rule=rule: ab.decide(r, rule), 1, "en")
+        fit = ab.rates(sets, lambda r, rule=rule: ab.decide(r, rule), 0, "en")
+        ins = np.mean([v for n, v in held.items() if n.startswith("in")])
+        print(f"{combo:34s} held-out: " + ", ".join(f"{n.split(' (')[0]} {100 * v:.1f}%" for n, v in held.items())
+              + f" | fit half false abstention {100 * np.mean([v for n, v in fit.items() if n.startswith('in')]):.1f}%"
+              + f" | mean in {100 * ins:.1f}% | rule {rule['en']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
