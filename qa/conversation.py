@@ -14,6 +14,9 @@ the eval sets, `benchmarks/followups.jsonl`, fitted on its dev half):
   even though its own relevance score is low, being about a passage the conversation already found (English
   questions over Chinese articles score low: the abstention rule alone turned away most English follow-ups).
 The wording is a prior, never enough alone: a leaning question far from the cited passage is searched alone.
+Numbers are hard evidence: a question whose own numbers (a year, an amount) occur in its own top passage but
+not in the cited one is about its own passage ("…en 2018…" after a question on another paragraph) and is
+searched alone.
 Keyword mode (no vectors) keeps the older rule (`choose`): the question's own words found in the joined passages,
 and the joined search's keyword support clearly above the question's own.
 Cost: up to two extra searches (the joined one and the context's own), each with one query vector.
@@ -204,6 +207,22 @@ def follows(near: float | None, leaning: bool, cover: float | None, near_floor: 
     return near >= (near_lean if leaning else near_floor) and (cover is None or cover >= coverage_floor)
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def own_numbers(question: str, alone: Search, previous: Search, cited: int | None) -> bool:
+    """The question's numbers are all in its own top passage and some are missing from the cited passage
+    (which is among the previous question's own hits)."""
+    numbers = set(_NUMBER.findall(question))
+    if not numbers or cited is None or not alone.hits or int(alone.hits[0].row) == cited:
+        return False
+    top = alone.hits[0].text
+    cited_text = next((h.text for h in previous.hits if int(h.row) == cited), None)
+    if cited_text is None:
+        return False
+    return all(n in top for n in numbers) and any(n not in cited_text for n in numbers)
+
+
 def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, language: str, history: list[str],
            k: int, mode: str, filters: Filters | None = None, today=None) -> Decision:
     """Search the question alone and, with history, joined to its context; keep what the signals favour."""
@@ -218,10 +237,13 @@ def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, l
         use, reason = choose(alone, joined, leaning, own, mode)
         return Decision(joined if use else alone, use, alone, joined, reason)
     previous = run_search(retriever, scorer, context, language_of(context), k, mode, filters, today)
-    near = nearness(retriever, alone, cited_row(retriever, scorer, previous))
+    cited = cited_row(retriever, scorer, previous)
+    near = nearness(retriever, alone, cited)
     if not follows(near, leaning, coverage(retriever, question, language)) or \
             not (joined.in_scope or near >= FORCE_NEAR):
         return Decision(alone, False, alone, joined, "the question alone is far from what the previous answer cited")
+    if own_numbers(question, alone, previous, cited):
+        return Decision(alone, False, alone, joined, "the question's own numbers are in its own passage")
     if not joined.in_scope and joined.hits:
         joined = replace(joined, in_scope=True)  # a follow-up on a passage the conversation already found
     return Decision(joined, True, alone, joined, "the question alone lands near what the previous answer cited")

@@ -168,6 +168,15 @@ def test_self_contained_next_question_keeps_its_own_search(asker):
 
 
 @pytest.mark.slow
+def test_a_number_of_its_own_keeps_a_question_on_its_own_passage(asker):
+    # joined to the previous question (whose cited paragraph it lands near) this quoted that paragraph
+    # again; its "2018" is in its own top passage and not in the cited one
+    ans = asker.ask("Qu'a proposé la Chine en 2018 sur l'IA ?", ["中方在联合国框架内主张什么？"])
+    assert not ans.context_used and ans.searched_for == ans.question
+    assert any("2018" in s.text for s in ans.evidence)
+
+
+@pytest.mark.slow
 def test_at_most_two_extra_searches_and_one_vector_each(asker, monkeypatch):
     r = asker.retriever
     calls = {"search": 0, "embed": 0}
