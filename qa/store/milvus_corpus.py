@@ -68,7 +68,7 @@ def write_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], vecto
         for part, start in enumerate(range(0, max(len(data), 1), mv.PART_CHARS)):
             art_rows.append({"key": f"1:{aid}:{part}", "article_id": aid, "gen": 1, "part": part, "chunks": 0,
                              "path": "", "content_hash": "", "paths": "[]", "source": a.get("source") or "",
-                             "data": data[start:start + mv.PART_CHARS], "_v": [0.0, 0.0]})
+                             "marks": "", "data": data[start:start + mv.PART_CHARS], "_v": [0.0, 0.0]})
     for b in range(0, len(art_rows), BATCH):
         c.insert(collections["articles"], art_rows[b:b + BATCH])
     timings["insert"], t = time.perf_counter() - t, time.perf_counter()
