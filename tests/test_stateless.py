@@ -25,17 +25,9 @@ pytestmark = pytest.mark.slow
 OLD_Q = "台风在哪里登陆？"
 NEW_Q = "嫦娥六号从哪里采集了样品？"
 NEW_TITLE = "嫦娥六号返回地球"
+from tests.test_store import _articles  # noqa: E402 - the same three articles as the contract suite
+
 PICKUP_SECONDS = 120  # a reader sees another process's writes after the server's time tick: poll, bounded
-
-
-def _articles(seeds, write_article) -> None:
-    write_article(seeds, "un.md", "联合国气候大会", ["联合国气候变化大会在迪拜开幕，各国代表讨论减排目标。",
-                                                 "秘书长古特雷斯呼吁各国加快行动，减少化石燃料。"],
-                  source="新华社", date="2024-12-01")
-    write_article(seeds, "typhoon.md", "台风登陆广东", ["强台风今天在广东湛江登陆，带来狂风暴雨，多地停课。"],
-                  source="Reuters 路透", date="2024-08-01")
-    write_article(seeds, "beijing.md", "北京天气", ["北京今天晴转多云，气温回升，适合户外活动。"],
-                  source="BBC", date="2023-01-05")
 
 
 def _ask(client, question: str) -> dict:
