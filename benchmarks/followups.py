@@ -20,6 +20,7 @@ import os
 import re
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.machine import machine, update_section
@@ -59,6 +60,17 @@ def outcome(retriever, scorer, s: conversation.Search, gold: set[str]) -> dict:
             "answered": bool(evidence)}
 
 
+def put_first(search: conversation.Search, previous: conversation.Search, cited: int | None) -> conversation.Search:
+    """Tried, not kept: `search` with the passage the previous answer cited as its first hit (moved up, or taken
+    from the previous search), so that a follow-up quotes from the passage the conversation is about."""
+    hit = next((h for h in search.hits if int(h.row) == cited), None) or \
+        next((h for h in previous.hits if int(h.row) == cited), None)
+    if hit is None or (search.hits and int(search.hits[0].row) == cited):
+        return search
+    rest = [h for h in search.hits if int(h.row) != cited][: max(0, len(search.hits) - 1)]
+    return replace(search, hits=[replace(h, rank=i + 1) for i, h in enumerate([hit, *rest])])
+
+
 def run(rows: list[dict], retriever, scorer) -> list[dict]:
     out = []
     for n, r in enumerate(rows, 1):
@@ -70,9 +82,16 @@ def run(rows: list[dict], retriever, scorer) -> list[dict]:
         joined = conversation.run_search(retriever, scorer, f"{context} {q}", lang, 5, "hybrid", None)
         own = conversation.own_relevance(retriever, scorer, alone, joined)
         previous = conversation.run_search(retriever, scorer, context, language_of(context), 5, "hybrid", None)
-        near = conversation.nearness(retriever, alone, conversation.cited_row(retriever, scorer, previous))
+        cited = conversation.cited_row(retriever, scorer, previous)
+        near = conversation.nearness(retriever, alone, cited)
         ms = (time.perf_counter() - t) * 1000
+        prev_id = next((h.chunk_id for h in previous.hits if int(h.row) == cited), None)
         extra = {"coverage": conversation.coverage(retriever, q, lang),
+                 "own_numbers": conversation.own_numbers(q, alone, previous, cited),
+                 "prev_cited": prev_id, "prev_cited_gold": prev_id in gold,
+                 "alone_ids": [h.chunk_id for h in alone.hits], "joined_ids": [h.chunk_id for h in joined.hits],
+                 # tried: the joined search quoted with the previous answer's passage first (`put_first`)
+                 "joined_first": outcome(retriever, scorer, put_first(joined, previous, cited), gold),
                  "alone_sig": alone.signals.__dict__ if alone.signals else None,
                  "joined_sig": joined.signals.__dict__ if joined.signals else None}
         out.append({**r, "alone": outcome(retriever, scorer, alone, gold), "joined": outcome(retriever, scorer, joined, gold),
@@ -91,7 +110,7 @@ def undump(rec: dict) -> dict:
     return {**rec, "_alone": search(rec["alone"]), "_joined": search(rec["joined"])}
 
 
-def apply(rec: dict, policy: str, near: tuple[float, float, float, float]) -> tuple[bool, dict, bool]:
+def apply(rec: dict, policy: str, near: tuple[float, ...]) -> tuple[bool, dict, bool]:
     """(context used, the outcome of the search answered, whether it is answered at all)."""
     if policy == "alone":
         use = False
@@ -103,15 +122,15 @@ def apply(rec: dict, policy: str, near: tuple[float, float, float, float]) -> tu
         own = conversation.own_ok(rec["own"], rec["coverage"])
         use, _ = conversation.choose(rec["_alone"], rec["_joined"], rec["leans"], own, "hybrid")
     else:
-        use = conversation.follows(rec["near"], rec["leans"], rec["coverage"], *near[:3]) and \
-            (rec["_joined"].in_scope or rec["near"] >= near[3])
+        use = conversation.follows(rec["near"], rec["leans"], rec["coverage"], *near[:3], *near[4:6]) and \
+            (rec["_joined"].in_scope or rec["near"] >= near[3]) and not rec.get("own_numbers", False)
         if use:  # answered from the joined search even when its own score is low (qa/conversation.py decide)
-            return True, rec["joined"], True
+            return True, rec["joined_first" if policy == "cited first" else "joined"], True
     o = rec["joined" if use else "alone"]
     return use, o, o["in_scope"]
 
 
-def score(recs: list[dict], policy: str, near: tuple[float, float, float, float]) -> dict:
+def score(recs: list[dict], policy: str, near: tuple[float, ...]) -> dict:
     by = {kind: [apply(r, policy, near) for r in recs if r["kind"] == kind]
           for kind in ("follow-up", "unrelated", "off-topic")}
 
@@ -126,7 +145,7 @@ def score(recs: list[dict], policy: str, near: tuple[float, float, float, float]
             "n_fu": len(by["follow-up"]), "n_un": len(by["unrelated"]), "n_off": len(by["off-topic"])}
 
 
-def tune(recs: list[dict]) -> tuple[float, float, float, float]:
+def tune(recs: list[dict]) -> tuple[float, ...]:
     """The thresholds that answer most follow-ups right and fewest off-topic follow-ups on the dev half while
     joining at most 2 % of unrelated questions (ties: fewer joins, then stricter thresholds)."""
     dev = [r for r in recs if r["split"] == "dev"]
@@ -136,11 +155,16 @@ def tune(recs: list[dict]) -> tuple[float, float, float, float]:
         for lean in (-0.03, -0.035, -0.04, -0.045, -0.05, -0.055, -0.06):
             for cover in (0.6, 0.7, 0.8, 0.9):
                 for force in (0.0, -0.005, -0.01, -0.02, -0.03, -1.0):  # -1: always answered
-                    s = score(dev, "decided", (near, lean, cover, force))
-                    key = (s["un_joined"] <= 0.02, round(s["fu_right"] - s["off_answered"], 4), -s["un_joined"],
-                           near, lean, cover, force)
-                    if best is None or key > best[0]:
-                        best = (key, (near, lean, cover, force), s)
+                    # 1.0: the coverage floor has no exception; else (near_exact, coverage_exact)
+                    for exact, low in ((1.0, 1.0), (0.0, 0.5), (-0.005, 0.4), (-0.005, 0.5), (-0.005, 0.6),
+                                       (-0.01, 0.5), (-0.01, 0.6)):
+                        if exact == 1.0 and low != 1.0:
+                            continue
+                        s = score(dev, "decided", (near, lean, cover, force, exact, low))
+                        key = (s["un_joined"] <= 0.02, round(s["fu_right"] - s["off_answered"], 4), -s["un_joined"],
+                               near, lean, cover, force, exact, low)
+                        if best is None or key > best[0]:
+                            best = (key, (near, lean, cover, force, exact, low), s)
     print(f"dev best: {best[1]}: {best[2]}")
     return best[1]
 
@@ -174,6 +198,8 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write the tables into benchmarks/README.md")
     ap.add_argument("--dump", type=Path, help="write per-pair outcomes here (JSON lines)")
     ap.add_argument("--from-dump", type=Path, nargs="+", help="apply the rules to --dump(s) of earlier runs (no searches)")
+    ap.add_argument("--section", default="followups", help="the benchmarks/README.md section --write replaces")
+    ap.add_argument("--heading", default="## Follow-up questions", help="that section's heading")
     ap.add_argument("--shard", default="0/1", help="K/N: run only every N-th pair from the K-th (parallel --dump runs)")
     args = ap.parse_args()
     rows = [json.loads(x) for x in SET.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -194,7 +220,7 @@ def main() -> None:
     else:
         recs = run(rows[k::n], retriever, SentenceScorer(embedder, sentences=sentence_embedder(embedder)))
     near = tune(recs) if args.tune else (conversation.NEAR, conversation.NEAR_LEAN, conversation.COVERAGE_FLOOR,
-                                         conversation.FORCE_NEAR)
+                                         conversation.FORCE_NEAR, conversation.NEAR_EXACT, conversation.COVERAGE_EXACT)
     if args.dump:
         with open(args.dump, "w", encoding="utf-8") as f:
             for r in recs:
@@ -203,7 +229,7 @@ def main() -> None:
              "unrelated next question joined | unrelated answered right | off-topic follow-ups answered | "
              "pairs (follow-up / unrelated / off-topic) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for policy in ("decided", "margins", "alone", "joined", "old rule"):
+    for policy in ("decided", "margins", "cited first", "alone", "joined", "old rule"):
         for split in ("test", "dev"):
             for lang in ("zh", "en", "both"):
                 sub = [r for r in recs if r["split"] == split and (lang == "both" or r["lang"] == lang)]
@@ -212,10 +238,10 @@ def main() -> None:
                 lines.append(f"| {name} | {split} | {lang} | {s['fu_right']:.1%} | {s['fu_top']:.1%} | "
                              f"{s['un_joined']:.1%} | {s['un_right']:.1%} | {s['off_answered']:.1%} | "
                              f"{s['n_fu']} / {s['n_un']} / {s['n_off']} |")
-            if policy not in ("decided", "margins"):
+            if policy not in ("decided", "margins", "cited first"):
                 break
     ms = sorted(r["ms"] for r in recs)
-    body = (f"## Follow-up questions\n\n`nice -n 10 python -m benchmarks.followups{' --tune' if args.tune else ''}"
+    body = (f"{args.heading}\n\n`nice -n 10 python -m benchmarks.followups{' --tune' if args.tune else ''}"
             f"{' --cost' if args.cost else ''}{' --from-dump RUNS' if args.from_dump else ''}` (RUNS: a `--dump` of "
             f"the full run; {machine()}), model {DEFAULT_MODEL}, index: the 240 xquad-zh "
             f"passages. Set: `benchmarks/followups.jsonl` from `benchmarks/followups_make.py` ({len(rows)} pairs: "
@@ -225,8 +251,12 @@ def main() -> None:
             "first citation is the gold passage. Targets: follow-ups ≥ 90 %, unrelated joined ≤ 2 %. **decided**: "
             "joined when the question alone lands near the passage the previous answer cited (its cosine to it "
             f"minus its best passage cosine ≥ NEAR_LEAN {near[1]} when it leans on the context, ≥ NEAR {near[0]} "
-            f"otherwise; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles; answered when "
-            f"the joined search is in scope or the question is ≥ FORCE_NEAR {near[3]} near), thresholds fitted on dev; test is the held-out half (by passage). **margins**: the rule it replaced (relevance "
+            f"otherwise; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles, or ≥ "
+            f"COVERAGE_EXACT {near[5]} when it is ≥ NEAR_EXACT {near[4]} near; not when its own numbers are in its "
+            "own top passage but not in the cited one; answered when "
+            f"the joined search is in scope or the question is ≥ FORCE_NEAR {near[3]} near), thresholds fitted on "
+            "dev; test is the held-out half (by passage). **cited first** (tried): the same, the joined search's "
+            "hits with the cited passage moved first before quoting. **margins**: the rule it replaced (relevance "
             f"scores of the two searches: JOIN_MARGIN {conversation.JOIN_MARGIN}, LEAN_MARGIN "
             f"{conversation.LEAN_MARGIN}, OWN_FLOOR {conversation.OWN_FLOOR}, coverage "
             f"{conversation.OLD_COVERAGE_FLOOR}). The other rules are shown on test only.\n\n" + "\n".join(lines)
@@ -242,7 +272,7 @@ def main() -> None:
                  + cost(retriever, embedder))
     print(body)
     if args.write:
-        update_section("followups", body)
+        update_section(args.section, body)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ the eval sets, `benchmarks/followups.jsonl`, fitted on its dev half):
          is its own top passage; an unrelated question is 0.05-0.2 below)
   joined when near >= NEAR_LEAN for a question that leans on what came before (a pronoun or an opener such as
   "那", "它", "and what about"), near >= NEAR otherwise, and, for a Chinese question, at least COVERAGE_FLOOR of
-  its own words occur in the articles (so an off-topic "那特朗普的关税政策呢？" still abstains), and the
+  its own words occur in the articles (so an off-topic "那特朗普的关税政策呢？" still abstains; COVERAGE_EXACT
+  is enough when the question alone lands on the cited passage itself, near >= NEAR_EXACT: a pronoun-heavy
+  "那它的铁路网每年有多少乘客?" has few words of its own, and its own search already found what was cited), and the
   joined search is in scope or the question is within FORCE_NEAR of the cited passage: then it is answered
   even though its own relevance score is low, being about a passage the conversation already found (English
   questions over Chinese articles score low: the abstention rule alone turned away most English follow-ups).
@@ -38,6 +40,8 @@ from .text import query_tokens
 NEAR = -0.005
 NEAR_LEAN = -0.035
 COVERAGE_FLOOR = 0.8
+NEAR_EXACT = -0.005  # the question alone lands on the cited passage itself (within this of its own best) ...
+COVERAGE_EXACT = 0.6  # ... then this share of its own words in the articles is enough
 FORCE_NEAR = -1.0  # the joined search is answered although its own score is low only this near (-1: always)
 # The rule before the cited passage was used (kept for keyword mode and as the benchmark's comparison).
 JOIN_MARGIN = 12.0
@@ -200,11 +204,13 @@ def nearness(retriever: Retriever, alone: Search, row: int | None) -> float | No
 
 
 def follows(near: float | None, leaning: bool, cover: float | None, near_floor: float = NEAR,
-            near_lean: float = NEAR_LEAN, coverage_floor: float = COVERAGE_FLOOR) -> bool:
+            near_lean: float = NEAR_LEAN, coverage_floor: float = COVERAGE_FLOOR, near_exact: float = NEAR_EXACT,
+            coverage_exact: float = COVERAGE_EXACT) -> bool:
     """The rule of the module docstring: the question is about the passage the previous answer cited."""
     if near is None:
         return False
-    return near >= (near_lean if leaning else near_floor) and (cover is None or cover >= coverage_floor)
+    words = cover is None or cover >= coverage_floor or (near >= near_exact and cover >= coverage_exact)
+    return near >= (near_lean if leaning else near_floor) and words
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")

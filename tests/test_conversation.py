@@ -16,10 +16,12 @@ from qa import Asker, Settings
 from qa.config import DEFAULT_MODEL
 from qa.conversation import (
     CONTEXT_CHARS,
+    COVERAGE_EXACT,
     COVERAGE_FLOOR,
     JOIN_MARGIN,
     LEAN_MARGIN,
     NEAR,
+    NEAR_EXACT,
     NEAR_LEAN,
     OLD_COVERAGE_FLOOR,
     OWN_FLOOR,
@@ -68,7 +70,13 @@ def test_a_follow_up_is_a_question_near_what_the_previous_answer_cited():
     # far from it (an unrelated question is 0.05-0.2 below): never, whatever the wording
     assert not follows(NEAR_LEAN - 0.001, True, None) and not follows(-0.2, True, 1.0)
     # a Chinese question whose own words are not in the articles (an off-topic "那…呢？") stays alone
-    assert follows(0.0, True, COVERAGE_FLOOR) and not follows(0.0, True, COVERAGE_FLOOR - 0.01)
+    between = (NEAR_EXACT + NEAR_LEAN) / 2
+    assert follows(between, True, COVERAGE_FLOOR) and not follows(between, True, COVERAGE_FLOOR - 0.01)
+    # ... unless it lands on the cited passage itself: then a pronoun-heavy question with fewer words of its own
+    # ("那它的铁路网每年有多少乘客?") still follows up, but one with hardly any of its words in the articles does not
+    assert NEAR_LEAN < NEAR_EXACT and COVERAGE_EXACT < COVERAGE_FLOOR
+    assert follows(NEAR_EXACT, True, COVERAGE_EXACT) and follows(0.0, False, COVERAGE_EXACT)
+    assert not follows(NEAR_EXACT - 0.001, True, COVERAGE_EXACT) and not follows(0.0, True, COVERAGE_EXACT - 0.01)
     # no vectors (keyword mode): the older rule decides
     assert not follows(None, True, 1.0)
 
