@@ -62,11 +62,36 @@ def extra(retriever: Retriever, scorer: ev.SentenceScorer, question: str, vec: n
 
     anchors = anchor_scores(retriever.store, question)
     top = stats.get("dense_top") or [0.0, 0.0]
-    return {"margin": sig.margin, "gap": sig.gap, "gloss1": share(texts[:1]), "gloss3": share(texts),
+    return {**parts(retriever, vec, hits[0].row if hits else None), "margin": sig.margin, "gap": sig.gap, "gloss1": share(texts[:1]), "gloss3": share(texts),
             "anchor1": anchors.get(hits[0].row, 0.0) / max(anchors.values()) if anchors and hits else 0.0,
             "dense12": float(top[0] - top[1]) if len(top) > 1 else 0.0,
             "gap5": float(top[0] - top[min(4, len(top) - 1)]), "gap50": float(top[0] - top[-1]),
             "z50": float((top[0] - np.mean(top)) / (np.std(top) + 1e-9))}
+
+
+def parts(retriever: Retriever, vec: np.ndarray, top_row: int | None) -> dict[str, float]:
+    """The two halves of the combined model (e5 and USE) on the dense top-50: their cosines are recovered from
+    the stored vectors (each part's block, renormalised), so no second embedding is needed."""
+    parts_ = getattr(retriever.embedder, "parts", None)
+    if not parts_ or top_row is None:
+        return {}
+    d = parts_[0].dim
+    rows = [int(r) for r in retriever.store.dense(vec, 50)[1] if int(r) >= 0]
+    if top_row not in rows:
+        rows.append(int(top_row))
+    v = retriever.store.vectors(rows)
+    qa, qb = vec[:d], vec[d:]
+    ca = v[:, :d] @ qa / (np.linalg.norm(v[:, :d], axis=1) * np.linalg.norm(qa) + 1e-9)
+    cb = v[:, d:] @ qb / (np.linalg.norm(v[:, d:], axis=1) * np.linalg.norm(qb) + 1e-9)
+    i = rows.index(int(top_row))
+    rank_b = int((cb > cb[i]).sum())
+    return {"agree": float(np.argmax(ca) == np.argmax(cb)),  # e5 and USE pick the same passage
+            "top_agree": float(np.argmax(ca) == i and np.argmax(cb) == i),  # ... and it is the answer's passage
+            "use_rank": -float(np.log1p(rank_b)),  # the answer's passage among USE's ranking (0: USE's best)
+            "use_near": float(cb[i] - cb.max()),  # USE cosine of the answer's passage minus USE's best
+            "use_z": float((cb[i] - cb.mean()) / (cb.std() + 1e-9)),
+            "e5_z": float((ca[i] - ca.mean()) / (ca.std() + 1e-9)),
+            "use_gap": float(cb.max() - np.sort(cb)[::-1][min(19, len(cb) - 1)])}
 
 
 def remeasure(sets: dict[str, list[dict]], eval_dir: Path) -> None:
@@ -98,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval")
     ap.add_argument("--signals", type=Path, required=True)
     ap.add_argument("--remeasure", action="store_true")
+    ap.add_argument("--combos", help="comma-separated signal sets separated by ';' (default: COMBOS)")
     args = ap.parse_args(argv)
     sets = json.loads(args.signals.read_text(encoding="utf-8"))
     if args.remeasure:
@@ -105,15 +131,18 @@ def main(argv: list[str] | None = None) -> int:
         args.signals.write_text(json.dumps(sets, ensure_ascii=False), encoding="utf-8")
     sets = {n: [r for r in rs if r["lang"] == "en"] for n, rs in sets.items()}
     sets = {n: rs for n, rs in sets.items() if rs}
-    for combo in COMBOS:
+    for combo in (args.combos.split(";") if args.combos else COMBOS):
         ab.FEATURES = {"en": tuple(combo.split(","))}
-        rule = ab.fit(sets, 0)
-        held = ab.rates(sets, lambda r, rule=rule: ab.decide(r, rule), 1, "en")
-        fit = ab.rates(sets, lambda r, rule=rule: ab.decide(r, rule), 0, "en")
-        ins = np.mean([v for n, v in held.items() if n.startswith("in")])
-        print(f"{combo:34s} held-out: " + ", ".join(f"{n.split(' (')[0]} {100 * v:.1f}%" for n, v in held.items())
-              + f" | fit half false abstention {100 * np.mean([v for n, v in fit.items() if n.startswith('in')]):.1f}%"
-              + f" | mean in {100 * ins:.1f}% | rule {rule['en']}", flush=True)
+        for fit_half in (0, 1):  # fitted on either half and read on the other: a steady signal holds both ways
+            rule = ab.fit(sets, fit_half)
+            held = ab.rates(sets, lambda r, rule=rule: ab.decide(r, rule), 1 - fit_half, "en")
+            fit = ab.rates(sets, lambda r, rule=rule: ab.decide(r, rule), fit_half, "en")
+            ins = np.mean([v for n, v in held.items() if n.startswith("in")])
+            print(f"{combo:34s} fit {fit_half} held-out: "
+                  + ", ".join(f"{n.split(' (')[0]} {100 * v:.1f}%" for n, v in held.items())
+                  + f" | fit half: en2zh {100 * fit['in: xquad-en2zh (en)']:.1f}%"
+                  + f" out {100 * fit['out: xquad-en2zh over cmrc2018 (en)']:.1f}%"
+                  + f" | mean in {100 * ins:.1f}% | rule {rule['en']}", flush=True)
     return 0
 
 
