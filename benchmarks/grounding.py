@@ -6,7 +6,8 @@ Labelled sentences from the eval sets (../shared/eval):
                       the question word was ("黑豹队的防守丢了多少分" -> "黑豹队的防守丢了308分"); English (xquad-en2zh's
                       English questions and answers over the Chinese passages) as
                       'The answer to "how many points did ..." is 308.'
-  unsupported  number a number or date of a supported sentence changed (308 -> 309, 2016 -> 2018, 四 -> 五)
+  unsupported  number a number of a supported sentence changed (308 -> 309, 四 -> 五)
+               date   a date's number changed instead (a year, a day or month, a decade: 2016 -> 2018)
                name   a name swapped for one from another article (jieba person/place/organisation; English:
                       the answer replaced by another question's answer from another article)
                cite   a supported sentence cited as another passage given with it (its own passage stays given)
@@ -66,19 +67,32 @@ def given(cited: str, corpus: dict, by_title: dict, rng: random.Random) -> list[
     return ids
 
 
-def change_number(text: str, rng: random.Random) -> str | None:
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_DATE_AFTER = re.compile(rf"^(?:\s*[年月日号]|年代|世纪|s\b|\s*(?:BC|AD|BCE|CE)\b|\s+{_MONTH})")
+
+
+def is_date(text: str, start: int, end: int) -> bool:
+    """Is the number at text[start:end] (part of) a date: a year, a day or month (年/月/日, next to a month's name),
+    a decade or century?"""
+    digits = text[start:end]
+    return (digits.isdigit() and len(digits) == 4 and 1000 <= int(digits) <= 2100
+            or bool(_DATE_AFTER.match(text[end:])) or bool(re.search(rf"{_MONTH}\s*$", text[:start])))
+
+
+def change_number(text: str, rng: random.Random) -> tuple[str, bool] | None:
+    """The text with one number or date changed, and whether it was a date."""
     ms = list(re.finditer(r"\d+", text))
     if ms:
         m = rng.choice(ms)
         n = int(m.group(0))
         new = n + rng.choice([1, 2, 3]) if n > 1000 else n + rng.choice([1, 2, 10, n or 1])
-        return text[:m.start()] + str(new) + text[m.end():]
+        return text[:m.start()] + str(new) + text[m.end():], is_date(text, m.start(), m.end())
     cn = "一二三四五六七八九"
     ms = [m for m in re.finditer(f"[{cn}]", text) if text[m.end():m.end() + 1] in grounding._CLASSIFIER]
     if ms:
         m = rng.choice(ms)
         new = cn[(cn.index(m.group(0)) + rng.choice([1, 2, 3])) % 9]
-        return text[:m.start()] + new + text[m.end():]
+        return text[:m.start()] + new + text[m.end():], text[m.end():m.end() + 1] in "月日"
     return None
 
 
@@ -125,8 +139,9 @@ def build(limit: int, limit_en: int, seed: int = 7) -> list[dict]:
             for kind, text in true:
                 items.append({**base, "kind": kind, "label": True, "text": text})
                 changed = change_number(text, rng)
-                if changed and changed != text:
-                    items.append({**base, "kind": "number", "label": False, "text": changed})
+                if changed and changed[0] != text:
+                    items.append({**base, "kind": "date" if changed[1] else "number", "label": False,
+                                  "text": changed[0]})
                 if lang == "zh":
                     own = [n for n in zh_names(text) if n in text]
                     if own:
@@ -265,7 +280,7 @@ def table(rows: list[dict], t: dict) -> str:
         fl_uns = sum(flagged(r, t) for r in uns)
         kinds = []
         for kind in ("number", "name", "cite"):
-            k = [r for r in uns if r["kind"] == kind]
+            k = [r for r in uns if r["kind"] in ((kind, "date") if kind == "number" else (kind,))]
             kinds.append(f"{sum(flagged(r, t) for r in k) / len(k):.0%} of {len(k)}" if k else "—")
         prec = fl_uns / (fl_uns + fl_sup) if fl_uns + fl_sup else float("nan")
         lines.append(f"| {label} | {len(sup)} | {fl_sup / len(sup):.1%} ({fl_sup}) | {len(uns)} | "

@@ -40,6 +40,10 @@ MISCITED = {"same": 0.16, "cross": 0.10}  # an uncited given passage beats the c
 NAME_SIMILARITY = {"same": -1.0, "cross": 0.48}
 # ... or sound like one at least this well (qa/soundalike.py: consonant skeletons, 尤金·法马 for Eugene Fama).
 SOUNDALIKE = {"same": 9.0, "cross": 0.9}
+# A cited passage is Latin script (its capitalised words looked up literally) when fewer than this share of its letters
+# are Chinese: a Chinese passage quoting Internet2, Qwest and Level 3 Communications is 47 % Chinese by letter count,
+# as a Latin letter carries far less than a Chinese character, and writes United States as 美国.
+LATIN_PASSAGE = 0.2
 
 _MARKER = re.compile(r"\s*[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
 _WORD = re.compile(r"\w")
@@ -49,6 +53,9 @@ _INITIAL = re.compile(r"(?:^|\s)(?:(?:[A-Z]\.)*[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|No|U\.S|
 # opening with a lower-case Latin letter after one goes on the sentence before ('He asked "Why?" and left.').
 _QUOTED_END = re.compile(r"[?!？！][\"'”’)）]*$")
 _CONTINUES = re.compile(r"^[\"'“‘(]*[a-z]")
+# A Latin full stop followed by a lower-case word is an abbreviation, not a sentence end ("the y. pestis reached",
+# "approx. five"): an English sentence opens with a capital.
+_LATIN_STOP = re.compile(r"[A-Za-z]\.[\"'”’)）]*$")
 _ARABIC = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _CN_NUM = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
 _CN_UNIT = re.compile(r"^\s*([万亿]|百万|千万)")
@@ -107,7 +114,7 @@ def claims(answer: str, n_passages: int) -> list[Claim]:
     out: list[list] = []
     for s, a, _ in spans:
         if out and (_INITIAL.search(out[-1][0])  # "Y. pestis", "Mr. Li": not a sentence end
-                    or _QUOTED_END.search(out[-1][0]) and _CONTINUES.match(s)):
+                    or (_QUOTED_END.search(out[-1][0]) or _LATIN_STOP.search(out[-1][0])) and _CONTINUES.match(s)):
             out[-1][0] += " " + s
         elif _WORD.search(s) or not out:
             out.append([s, a, []])
@@ -282,7 +289,7 @@ def _verdict(c: Claim, v: np.ndarray, best: list[float], passages: list[str], fo
     fc = fold(c.text)
     if any(r and r in fc for r in refuse):
         return no("repeats the instructions")
-    latin = max(cjk_ratio(passages[i]) for i in cited) < 0.5
+    latin = max(cjk_ratio(passages[i]) for i in cited) < LATIN_PASSAGE
     same = (cjk_ratio(c.text) >= 0.5) == (not latin)
     if same:  # the numbers of the sentences it is closest to, not of the whole passage (a passage has many)
         near = [set().union(*(numbers(units[i][j][0]) for j in np.flatnonzero(uvecs[i] @ v >= sim - NEAR)))

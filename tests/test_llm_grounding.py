@@ -175,3 +175,31 @@ def test_a_people_next_to_its_country_is_no_contradiction(model):
     found = support(["Japanese", "Turkish", "Ethiopia"], ["日本和土耳其的研究团队合作。", "冠军来自肯尼亚。"], model, vectors)
     assert found[0][1] >= NAME_SIMILARITY["cross"] and found[1][1] >= NAME_SIMILARITY["cross"]
     assert found[2][1] == 0.0  # Ethiopia is not 肯尼亚: the dictionary knows both as places
+
+
+def test_a_lower_case_abbreviation_does_not_end_a_sentence():
+    # a benchmark sentence quoting "the y. pestis" lost its marker to a split after "y."
+    got = claims('The answer to "When did the y. pestis reach England" is 1349.[1] It spread, e.g. to Paris.[1]', 1)
+    assert [(c.text, c.citations) for c in got] == [
+        ('The answer to "When did the y. pestis reach England" is 1349.', (1,)), ("It spread, e.g. to Paris.", (1,))]
+    assert [c.text for c in claims("It ended in 1351. Then it came back.[1]", 1)] == [
+        "It ended in 1351.", "Then it came back."]
+
+
+INTERNET2 = ("Internet2是一个由来自研究、教育、工业和政府各界的成员领导的非盈利的美国计算机网络联盟。Internet2群体与 Qwest "
+             "合作，于1998年建立了第一个Internet2网络，名为 Abilene。2006年，Internet2宣布与Level 3 Communications合作。")
+
+
+def test_a_chinese_passage_quoting_english_names_is_not_latin_script(model):
+    # 47 % of its letters are Chinese: "United States" is 美国 there, not a word to find literally
+    v = check("Internet2 is a not-for-profit United States computer networking consortium.[1]", [INTERNET2], model)[0]
+    assert v.supported, v.reason
+    v = check("Internet2 is a not-for-profit Canadian computer networking consortium.[1]", [INTERNET2], model)[0]
+    assert not v.supported
+
+
+def test_a_word_built_on_the_passages_name_is_no_contradiction(model):
+    # CC-CEDICT gives Islamic as 清真 and 伊斯兰教 as Islam: Islamic must not score 0 against 伊斯兰教
+    passage = ["正是由于未能区分伊斯兰教和伊斯兰主义，西方有很多人才会支持非自由伊斯兰政权。"]
+    found = support(["Islamic", "Ethiopian"], passage, model, vectors)
+    assert found[0][1] >= NAME_SIMILARITY["cross"] and found[1][1] < NAME_SIMILARITY["cross"]
