@@ -5,9 +5,9 @@ fit half while flagging at most 5 % of its supported ones. That sits the name th
 happen to fall: English names crowd just below it, so the held-out rate moved 4.3 -> 9.7 % over 0.44 -> 0.50.
 Here the same search runs with a budget b below 5 %, and b is chosen inside the fit half only: the fit half's
 questions are split into K folds (a question's sentences stay together), thresholds are fitted on K-1 folds with
-budget b and scored on the fold left out, over several random splits; the largest b whose pooled left-out flag rate
-is at most 5 % (and catch rate at least 90 % when one reaches it) is kept, and the thresholds are then fitted on
-the whole fit half with it. The held-out half is only read for the report.
+budget b and scored on the fold left out, over several random splits; the b whose pooled left-out rates make both
+targets (flagged <= 5 %, caught >= 90 %) most likely on a half of that size is kept, and the thresholds are then
+fitted on the whole fit half with it. The held-out half is only read for the report.
 
     .venv/bin/python benchmarks/grounding_fit.py [--from-dump FILE] [--dump FILE] [--no-write]
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import sys
@@ -33,6 +34,9 @@ from benchmarks.machine import machine, publish  # noqa: E402
 BUDGETS = (0.05, 0.045, 0.04, 0.035, 0.03, 0.025, 0.02)
 FOLDS, REPEATS = 5, 4
 KINDS = ("number", "date", "name", "cite")
+
+
+NEARS = [9.0, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05]  # 9: a number may be anywhere in the cited passage
 
 
 def _grid(pair: str) -> tuple[list[float], list[float], list[float], list[float]]:
@@ -54,38 +58,65 @@ def tables(rows: list[dict]) -> dict:
         label = np.array([r["label"] for r in rs], bool)
         t3, m3, n3 = np.meshgrid(ts, ms, ns, indexing="ij")
         out[pair] = []
-        for snd in sounds:
+        for snd, near in [(snd, near) for snd in sounds for near in NEARS]:
             cols = []
             for part in (label, ~label):
                 sub = [r for r, keep in zip(rs, part) if keep]
-                facts = np.array([not r["facts_ok"] for r in sub], bool)
-                sim = np.array([r["sim"] for r in sub])
-                rival = np.array([r["rival"] for r in sub])
-                name = np.array([bench.name_score(r, snd) for r in sub])
-                f = (facts[:, None, None, None] | (sim[:, None] < ts)[:, :, None, None]
-                     | (rival[:, None] > ms)[:, None, :, None] | (name[:, None] < ns)[:, None, None, :])
-                cols.append(f.mean(0) if len(sub) else np.zeros(f.shape[1:]))
-            out[pair].append((snd, cols[0], cols[1], t3, m3, n3))
+                cols.append(_flag_rates(sub, snd, near, ts, ms, ns))
+            out[pair].append((snd, near, cols[0], cols[1], t3, m3, n3))
     return out
+
+
+_NAMES: dict[tuple[int, float], float] = {}
+
+
+def _name(r: dict, snd: float) -> float:
+    key = (id(r), snd)
+    if key not in _NAMES:
+        _NAMES[key] = bench.name_score(r, snd)
+    return _NAMES[key]
+
+
+def _flag_rates(rows: list[dict], snd: float, near: float, ts, ms, ns) -> np.ndarray:
+    """The share of `rows` flagged at every (similarity, margin, name) threshold of the grid. A row passes where
+    t <= sim, margin >= rival and n <= name: a box of the grid, so passes are counted with a histogram of where
+    each row's box ends and cumulative sums (linear in rows + grid)."""
+    shape = (len(ts), len(ms), len(ns))
+    if not rows:
+        return np.zeros(shape)
+    ok = [r for r in rows if r["facts_ok"] and r.get("gap", 0.0) <= near]
+    h = np.zeros((len(ts) + 1, len(ms) + 1, len(ns) + 1))
+    if ok:
+        a = np.searchsorted(ts, [r["sim"] for r in ok], side="right")  # passes for t index < a
+        rival = [r["rival"] if r.get("holds", True) else -9.0 for r in ok]  # a rival lacking its facts is none
+        b = np.searchsorted(ms, rival, side="left")  # passes for margin index >= b
+        c = np.searchsorted(ns, [_name(r, snd) for r in ok], side="right")  # passes for name index < c
+        np.add.at(h, (a, b, c), 1)
+    h = np.flip(np.flip(h, 0).cumsum(0), 0).cumsum(1)
+    h = np.flip(np.flip(h, 2).cumsum(2), 2)
+    return 1.0 - h[1:, :len(ms), 1:] / len(rows)
 
 
 def pick(tabs: dict, budget: float | dict[str, float] = 0.05) -> dict:
     """benchmarks/grounding.py's choice with a flag budget (the same choice at 0.05): per pair, the most
     unsupported sentences caught with at most `budget` of supported ones flagged (when even the fact rules flag
     more, the fewest flagged); among equals the fewest flagged, then the least strict."""
-    out: dict = {"sim": {}, "rival": {}, "name": {}, "sound": {}}
+    out: dict = {"sim": {}, "rival": {}, "name": {}, "sound": {}, "near": {}}
     for pair, grids in tabs.items():
         b = budget[pair] if isinstance(budget, dict) else budget
         best = None
-        for snd, fpr, rec, t3, m3, n3 in grids:
+        for snd, near, fpr, rec, t3, m3, n3 in grids:
             ok = fpr <= b + 1e-12
-            keys = [ok, np.where(ok, 0.0, -fpr), rec, -fpr, -t3, m3, -n3, np.full(fpr.shape, snd)]
+            keys = [ok, np.where(ok, 0.0, -fpr), rec, -fpr, -t3, m3, -n3, np.full(fpr.shape, snd),
+                    np.full(fpr.shape, near)]
             flat = [k.ravel().astype(float) for k in keys]
             i = int(np.lexsort(flat[::-1])[-1])
-            cand = (tuple(k[i] for k in flat), float(t3.ravel()[i]), float(m3.ravel()[i]), float(n3.ravel()[i]), snd)
+            cand = (tuple(k[i] for k in flat), float(t3.ravel()[i]), float(m3.ravel()[i]), float(n3.ravel()[i]), snd,
+                    near)
             if best is None or cand[0] > best[0]:
                 best = cand
-        out["sim"][pair], out["rival"][pair], out["name"][pair], out["sound"][pair] = best[1:]
+        (out["sim"][pair], out["rival"][pair], out["name"][pair], out["sound"][pair],
+         out["near"][pair]) = best[1:]
     return out
 
 
@@ -125,14 +156,18 @@ def cross_validate(rows: list[dict], budgets=BUDGETS, folds: int = FOLDS, repeat
     return {p: {b: (c[0] / max(1, c[1]), c[2] / max(1, c[3]), c[4]) for b, c in d.items()} for p, d in tally.items()}
 
 
-def choose(cv: dict) -> dict[str, float]:
-    """Per pair, the largest budget whose left-out flag rate is <= 5 % (and catch rate >= 90 % if any such
-    budget catches that many); the smallest budget when none keeps the flag rate."""
+def choose(cv: dict, n_sup: dict[str, int], n_uns: dict[str, int]) -> dict[str, float]:
+    """Per pair, the budget most likely to meet both targets on a half like the fit half: P(flagged <= 5 %) x
+    P(caught >= 90 %), each from the left-out rate with a normal approximation over that many sentences (the
+    held-out half's own rates scatter by sqrt(p (1 - p) / n)); the largest budget among equals."""
+    def above(p: float, n: int, target: float) -> float:  # P(a rate p measured on n sentences comes out >= target)
+        se = max((p * (1 - p) / max(1, n)) ** 0.5, 1e-9)
+        return 0.5 * (1 + math.erf((p - target) / se / 2 ** 0.5))
+
     out = {}
     for pair, d in cv.items():
-        keep = [b for b, (f, _, _) in d.items() if f <= 0.05]
-        catching = [b for b in keep if d[b][1] >= 0.9]
-        out[pair] = max(catching or keep or [min(d)])
+        score = {b: (1 - above(f, n_sup[pair], 0.05)) * above(c, n_uns[pair], 0.9) for b, (f, c, _) in d.items()}
+        out[pair] = max(score, key=lambda b: (round(score[b], 3), b))
     return out
 
 
@@ -187,7 +222,8 @@ def main() -> None:
     fit_rows = [r for r in rows if r["split"] == "fit"]
     t0 = time.perf_counter()
     cv = cross_validate(fit_rows)
-    budget = choose(cv)
+    budget = choose(cv, *({p: sum(r["label"] is want and r["pair"] == p for r in fit_rows) for p in ("same", "cross")}
+                          for want in (True, False)))
     t = fit(fit_rows, budget)
     plain = fit(fit_rows, 0.05)
     fit_s = time.perf_counter() - t0
@@ -213,6 +249,24 @@ def report(saved: dict, cv: dict, budget: dict, t: dict, plain: dict, fit_s: flo
         c, f = bench.rates(test_rows, shifted, "en")
         cf, ff = bench.rates(fit_rows, shifted, "en")
         sens.append(f"{t['name']['cross'] + dn:.2f}: held-out {c:.1%} / {f:.1%}, fit {cf:.1%} / {ff:.1%}")
+    no_near = {**t, "near": {"same": t["near"]["same"], "cross": 9.0}}
+    loose = [{**r, "holds": True} for r in rows]
+    abl = []
+    for label, rs, tt in (("a number anywhere in the cited passage", rows, no_near),
+                          ("every rival counted, whether or not it holds the sentence's facts", loose, t)):
+        parts = []
+        for half in ("fit", "test"):
+            c, f = bench.rates([r for r in rs if r["split"] == half], tt, "en")
+            parts.append(f"{c:.1%} / {f:.1%}")
+        abl.append(f"{label}: fit {parts[0]}, held-out {parts[1]}")
+    flagged_fit = [r for r in fit_rows if r["lang"] == "en" and r["label"] and bench.flagged(r, t)]
+    cut, snd = t["name"]["cross"], t["sound"]["cross"]
+    band = {h: sum(1 for r in rows if r["split"] == h and r["lang"] == "en" and r["label"] and r["facts_ok"]
+                   and cut - 0.04 <= bench.name_score(r, snd) < cut) for h in ("fit", "test")}
+    en_fit, en_test = bench.rates(fit_rows, t, "en"), bench.rates(test_rows, t, "en")
+    meets = {h: c >= 0.9 and f <= 0.05 for h, (c, f) in (("fit", en_fit), ("test", en_test))}
+    other = fit(test_rows, budget)  # a diagnostic only: the same fit made on the held-out half instead
+    other_fit, other_test = bench.rates(fit_rows, other, "en"), bench.rates(test_rows, other, "en")
     return (
         f"{machine()}; load average {os.getloadavg()[0]:.1f} on the shared machine; sentence model {saved['model']}; "
         f"{len(rows)} labelled sentences ({saved['limit']} questions of each Chinese set, {saved['limit_en']} English "
@@ -227,7 +281,55 @@ def report(saved: dict, cv: dict, budget: dict, t: dict, plain: dict, fit_s: flo
         f"English {en_p[0]:.1%} caught / {en_p[1]:.1%} flagged, Chinese {zh_p[0]:.1%} / {zh_p[1]:.1%} (with the "
         f"calibrated budget: English {en_t[0]:.1%} / {en_t[1]:.1%}, Chinese {zh_t[0]:.1%} / {zh_t[1]:.1%}). How "
         f"the English name threshold still moves both halves (caught / flagged): " + "; ".join(sens) + "."
+        + " English caught / flagged without each new rule (same thresholds otherwise): " + "; ".join(abl) + "."
+        + f"\n\nSupported English sentences of the fit half still flagged ({len(flagged_fit)}): "
+        + "; ".join(f"`{_answer(r)}` ({_rule(r, t)})" for r in flagged_fit) + "."
+        + f"\n\nReading it: English over Chinese passages {'meets' if meets['test'] else 'does not meet'} the target on "
+        f"the held-out half ({en_test[0]:.1%} caught / {en_test[1]:.1%} flagged; fit half {en_fit[0]:.1%} / "
+        f"{en_fit[1]:.1%}). Cross-validation inside the fit half predicted {cv['cross'][budget['cross']][0]:.1%} "
+        f"flagged / {cv['cross'][budget['cross']][1]:.1%} caught for the chosen budget. The gap is where the "
+        f"supported English names fall: {band['fit']} supported English sentences of the fit half and "
+        f"{band['test']} of the held-out half have their weakest name within 0.04 below the name threshold "
+        f"({cut:.2f}); no split of the fit half shows the held-out half's crowding there, so no fit on it can "
+        f"place the threshold for it. (Made the same way on the held-out half, the fit would put it at "
+        f"{other['name']['cross']:.2f}, catching {other_test[0]:.1%} / flagging {other_test[1]:.1%} there and "
+        f"{other_fit[0]:.1%} / {other_fit[1]:.1%} on the fit half: the two halves disagree by more than the budget; "
+        "a diagnostic, not used for anything.) The cross-script name match (a use-m3 cosine between an English phrase and "
+        "Chinese words) is the weak signal: a true transliteration or a translated title (Miasma = 瘴气, The Hay "
+        "Wain = 干草车, Main Quadrangles = 主四合院, Chaffee = 查菲) scores like a wrong name (0.36-0.50). What the "
+        "new rules fixed (unit tests in tests/test_llm_grounding.py): a lower-case abbreviation (the y. pestis) "
+        "split a sentence from its marker; a Chinese passage quoting English names (47 % Chinese letters) was read as "
+        "Latin script, so United States was looked for literally; CC-CEDICT made Islamic contradict 伊斯兰教 (Islam); "
+        "an English sentence's changed year was found in another sentence of the passage (now the number must sit "
+        "in a cited sentence within NEAR of the best one); and a rival passage lacking the sentence's numbers or "
+        "names flagged it as miscited. What got worse: the held-out English flag rate at the shipped thresholds "
+        f"({en_test[1]:.1%} here against 7.0% in the section above), because the fit half, with the causes above "
+        "fixed, flags fewer of its own supported sentences and so allows a stricter name threshold "
+        f"({cut:.2f} against 0.48); Chinese is unchanged. Earlier the same script at commit d2f714d (verdicts "
+        "without the number and rival rules, budget by the largest one whose left-out rate stays <= 5 %) gave "
+        "English 90.9% / 9.7% held-out: those held-out numbers were seen, and the choice rule used here (the budget "
+        "most likely to meet both targets) was settled after them but before these."
     )
+
+
+def _answer(r: dict) -> str:
+    text = r["text"]
+    return text[text.rindex('" is ') + 5:] if '" is ' in text else text[:60]
+
+
+def _rule(r: dict, t: dict) -> str:
+    """Which rule flags a row under thresholds `t` (the first that does)."""
+    p = r["pair"]
+    if not r["facts_ok"]:
+        return r["reason"] or "facts"
+    if r.get("gap", 0.0) > t["near"][p]:
+        return f"number {r['gap']:.2f} below the best sentence"
+    name = bench.name_score(r, t["sound"][p])
+    if name < t["name"][p]:
+        return f"name {name:.2f}"
+    if r["sim"] < t["sim"][p]:
+        return f"similarity {r['sim']:.2f}"
+    return f"rival {r['rival']:+.2f}"
 
 
 if __name__ == "__main__":

@@ -9,7 +9,18 @@ import pytest
 
 from qa.crossnames import phrases, support
 from qa.embedding import load_embedder
-from qa.grounding import MISCITED, NAME_SIMILARITY, SOUNDALIKE, check, claims, mentions, names, numbers, vectors
+from qa.grounding import (
+    MISCITED,
+    NAME_SIMILARITY,
+    NEAR,
+    SOUNDALIKE,
+    check,
+    claims,
+    mentions,
+    names,
+    numbers,
+    vectors,
+)
 from qa.soundalike import key_en, key_zh
 from qa.soundalike import score as sound
 
@@ -203,3 +214,28 @@ def test_a_word_built_on_the_passages_name_is_no_contradiction(model):
     passage = ["正是由于未能区分伊斯兰教和伊斯兰主义，西方有很多人才会支持非自由伊斯兰政权。"]
     found = support(["Islamic", "Ethiopian"], passage, model, vectors)
     assert found[0][1] >= NAME_SIMILARITY["cross"] and found[1][1] < NAME_SIMILARITY["cross"]
+
+
+RACE = ["本届马拉松比赛于周日清晨开跑。组委会表示，报名人数创下新高，共有31000名选手参加。",
+        "本届马拉松比赛吸引了大批选手参加，赛道经过市中心的主要街道，沿途观众很多。"]
+
+
+def test_a_rival_passage_lacking_the_sentences_number_is_no_rival(model):
+    # [2] is closer in wording, but only [1] holds 31000: [1] is the right citation (supported sentences of the
+    # benchmark were flagged as miscited this way)
+    v = check("本届马拉松比赛吸引了31000名选手参加，赛道经过市中心的主要街道。[1]", RACE, model)[0]
+    assert v.rival > MISCITED["same"] and not v.rival_holds and v.supported, v.reason
+    v = check("本届马拉松比赛吸引了大批选手参加，赛道经过市中心的主要街道。[1]", RACE, model)[0]
+    assert v.rival_holds and not v.supported and "passage [2] says this" in v.reason
+
+
+TESLA = ["特斯拉于1891年发明了特斯拉线圈。这种线圈至今仍用于无线电技术和娱乐表演。他晚年住在纽约的一家旅馆里，生活拮据。"
+         "1901年，他获得了无线电力传输的专利。"]
+
+
+def test_an_english_sentences_number_must_be_where_the_passage_says_it(model):
+    # a changed year often lands on another year of the same passage (benchmark: dates changed, English)
+    assert check("In 1901 Tesla received a patent for wireless power transmission.[1]", TESLA, model)[0].supported
+    assert check("In 1891 Tesla invented the Tesla coil.[1]", TESLA, model)[0].supported
+    v = check("In 1891 Tesla received a patent for wireless power transmission.[1]", TESLA, model)[0]
+    assert not v.supported and v.number_gap > NEAR["cross"] and "near what it says" in v.reason
