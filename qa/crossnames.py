@@ -145,6 +145,8 @@ def _dictionary_says(name: str, passages: list[str], best_span: str) -> float | 
     other = zh.get(span)
     # a people or language next to its country is no contradiction (Japanese: 日文, 日本; Turkish: 土耳其语, 土耳其)
     kin = any(w[:1] == span[:1] for w in forms)
+    # ... nor a word built on the span's own name (Islamic: 伊斯兰教 = Islam, while the dictionary gives it 清真)
+    kin = kin or bool(other) and any(len(o) >= 4 and key.startswith(o) for o in other)
     return 0.0 if other and key not in other and len(key) >= 4 and not name.isupper() and not kin else None
 
 

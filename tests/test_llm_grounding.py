@@ -9,7 +9,18 @@ import pytest
 
 from qa.crossnames import phrases, support
 from qa.embedding import load_embedder
-from qa.grounding import MISCITED, NAME_SIMILARITY, SOUNDALIKE, check, claims, mentions, names, numbers, vectors
+from qa.grounding import (
+    MISCITED,
+    NAME_SIMILARITY,
+    NEAR,
+    SOUNDALIKE,
+    check,
+    claims,
+    mentions,
+    names,
+    numbers,
+    vectors,
+)
 from qa.soundalike import key_en, key_zh
 from qa.soundalike import score as sound
 
@@ -175,3 +186,56 @@ def test_a_people_next_to_its_country_is_no_contradiction(model):
     found = support(["Japanese", "Turkish", "Ethiopia"], ["日本和土耳其的研究团队合作。", "冠军来自肯尼亚。"], model, vectors)
     assert found[0][1] >= NAME_SIMILARITY["cross"] and found[1][1] >= NAME_SIMILARITY["cross"]
     assert found[2][1] == 0.0  # Ethiopia is not 肯尼亚: the dictionary knows both as places
+
+
+def test_a_lower_case_abbreviation_does_not_end_a_sentence():
+    # a benchmark sentence quoting "the y. pestis" lost its marker to a split after "y."
+    got = claims('The answer to "When did the y. pestis reach England" is 1349.[1] It spread, e.g. to Paris.[1]', 1)
+    assert [(c.text, c.citations) for c in got] == [
+        ('The answer to "When did the y. pestis reach England" is 1349.', (1,)), ("It spread, e.g. to Paris.", (1,))]
+    assert [c.text for c in claims("It ended in 1351. Then it came back.[1]", 1)] == [
+        "It ended in 1351.", "Then it came back."]
+
+
+INTERNET2 = ("Internet2是一个由来自研究、教育、工业和政府各界的成员领导的非盈利的美国计算机网络联盟。Internet2群体与 Qwest "
+             "合作，于1998年建立了第一个Internet2网络，名为 Abilene。2006年，Internet2宣布与Level 3 Communications合作。")
+
+
+def test_a_chinese_passage_quoting_english_names_is_not_latin_script(model):
+    # 47 % of its letters are Chinese: "United States" is 美国 there, not a word to find literally
+    v = check("Internet2 is a not-for-profit United States computer networking consortium.[1]", [INTERNET2], model)[0]
+    assert v.supported, v.reason
+    v = check("Internet2 is a not-for-profit Canadian computer networking consortium.[1]", [INTERNET2], model)[0]
+    assert not v.supported
+
+
+def test_a_word_built_on_the_passages_name_is_no_contradiction(model):
+    # CC-CEDICT gives Islamic as 清真 and 伊斯兰教 as Islam: Islamic must not score 0 against 伊斯兰教
+    passage = ["正是由于未能区分伊斯兰教和伊斯兰主义，西方有很多人才会支持非自由伊斯兰政权。"]
+    found = support(["Islamic", "Ethiopian"], passage, model, vectors)
+    assert found[0][1] >= NAME_SIMILARITY["cross"] and found[1][1] < NAME_SIMILARITY["cross"]
+
+
+RACE = ["本届马拉松比赛于周日清晨开跑。组委会表示，报名人数创下新高，共有31000名选手参加。",
+        "本届马拉松比赛吸引了大批选手参加，赛道经过市中心的主要街道，沿途观众很多。"]
+
+
+def test_a_rival_passage_lacking_the_sentences_number_is_no_rival(model):
+    # [2] is closer in wording, but only [1] holds 31000: [1] is the right citation (supported sentences of the
+    # benchmark were flagged as miscited this way)
+    v = check("本届马拉松比赛吸引了31000名选手参加，赛道经过市中心的主要街道。[1]", RACE, model)[0]
+    assert v.rival > MISCITED["same"] and not v.rival_holds and v.supported, v.reason
+    v = check("本届马拉松比赛吸引了大批选手参加，赛道经过市中心的主要街道。[1]", RACE, model)[0]
+    assert v.rival_holds and not v.supported and "passage [2] says this" in v.reason
+
+
+TESLA = ["特斯拉于1891年发明了特斯拉线圈。这种线圈至今仍用于无线电技术和娱乐表演。他晚年住在纽约的一家旅馆里，生活拮据。"
+         "1901年，他获得了无线电力传输的专利。"]
+
+
+def test_an_english_sentences_number_must_be_where_the_passage_says_it(model):
+    # a changed year often lands on another year of the same passage (benchmark: dates changed, English)
+    assert check("In 1901 Tesla received a patent for wireless power transmission.[1]", TESLA, model)[0].supported
+    assert check("In 1891 Tesla invented the Tesla coil.[1]", TESLA, model)[0].supported
+    v = check("In 1891 Tesla received a patent for wireless power transmission.[1]", TESLA, model)[0]
+    assert not v.supported and v.number_gap > NEAR["cross"] and "near what it says" in v.reason
