@@ -27,15 +27,20 @@ _UNTIL = r"(?P<until>截至|截止到?|直到|到|as of|until|up to|by)?\s*"
 _ABS_YMD = re.compile(r"(?<!\d)(\d{4})\s*(?:年|-|/|\.)\s*(\d{1,2})\s*(?:月|-|/|\.)\s*(\d{1,2})\s*(?:日|号)?")
 _ABS_YM = re.compile(r"(?<!\d)(\d{4})\s*年\s*(\d{1,2})\s*月(?!\s*\d)|(?<!\d)(\d{4})-(\d{1,2})(?![\d-])")
 _ABS_Y = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
-_REL_YEAR = re.compile(r"(今年|去年|前年|大前年|明年|(\d{1,2})年前|(\d{1,2})\s+years?\s+ago|this year|last year)"
+_REL_YEAR = re.compile(r"(今年|去年|前年|大前年|明年|(?<!\d)(\d{1,2})年前|(\d{1,2})\s+years?\s+ago|this year|last year)"
                        r"(?:的)?(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?)?")
 _REL_MONTH = re.compile(r"上个?月|本月|这个月|当月|下个?月|(\d{1,2})个月前|last month|this month|(\d{1,2})\s+months?\s+ago")
 _REL_WEEK = re.compile(r"上(?:个)?(?:周|星期|礼拜)|本周|这周|这个星期|下周|last week|this week")
-_REL_DAY = re.compile(r"今天|今日|昨天|昨日|前天|(\d{1,3})天前|today|yesterday|(\d{1,3})\s+days?\s+ago")
+_REL_DAY = re.compile(r"今天|今日|昨天|昨日|(?<![年月周个])前天|(\d{1,3})天前|today|yesterday|(\d{1,3})\s+days?\s+ago")
 _LAST_N = re.compile(r"(?:近|最近|过去|前)\s*(\d{1,3})\s*(天|日|周|个?星期|个月|年)|(?:past|last)\s+(\d{1,3})\s+(day|week|month|year)s?")
 _EN_DAY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b|\b(\d{{1,2}})\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b")
 _EN_MONTH = re.compile(rf"\b({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})\b")
 _EN_YEAR = re.compile(r"\b(?:in|during|since|of|by|before|after)\s+((?:19|20)\d{2})\b")
+_HALF_AGO = re.compile(r"(?<!\d)(\d{1,2})?年半前|半年前")
+_HALF_YEAR = re.compile(r"(上|下)半年")
+_QUARTER = re.compile(r"(上|本|这)个?季度")
+_FEW_AGO = re.compile(r"几(年|个月|天|周|个星期)前")
+_MONTH_ONLY = re.compile(r"(?<![\d年.\-/])(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?")
 _RECENT = re.compile(r"最新|最近|近期|目前|现在|如今|当前|latest|most recent|recently|currently|right now|these days")
 _AS_OF = re.compile(r"截至|截止|as of|up to")
 _SINCE = re.compile(r"以来|自从|since")
@@ -107,7 +112,7 @@ def _relative_year(m: re.Match, today: dt.date) -> tuple[Range | None, str]:
     return (dt.date(year, 1, 1), dt.date(year, 12, 31)), f"{year}年"
 
 
-def _absolute(text: str, today: dt.date) -> tuple[Range | None, str, str]:
+def _absolute(text: str, today: dt.date, question: str = "") -> tuple[Range | None, str, str]:
     """(range, the matched words, an absolute wording for relative words or "")."""
     if m := _ABS_YMD.search(text):
         return _day(int(m[1]), int(m[2]), int(m[3])), m.group(0), ""
@@ -146,6 +151,35 @@ def _absolute(text: str, today: dt.date) -> tuple[Range | None, str, str]:
         days = n * (1 if unit in ("天", "日", "day") else 7 if unit in ("周", "星期", "个星期", "week")
                     else 31 if unit in ("个月", "month") else 366)
         return (today - dt.timedelta(days=days), today), m.group(0), ""
+    return _vague(text, today, question)
+
+
+def _vague(text: str, today: dt.date, question: str) -> tuple[Range | None, str, str]:
+    """Half years, quarters, "几个月前", and a month or day without its year: the latest one before today.
+    A month in Chinese numerals alone is often a name ("五月天", "十月革命"): only with a day or "底/初/份"."""
+    if m := _HALF_AGO.search(text):
+        r = _shift_month(today, -(int(m[1] or 0) * 12 + 6))
+        return r, m.group(0), f"{r[0].year}年{r[0].month}月" if r else ""
+    if m := _HALF_YEAR.search(text):
+        first = m[1] == "上"
+        return (dt.date(today.year, 1 if first else 7, 1), dt.date(today.year, 6 if first else 12, 30 if first else 31)), \
+            m.group(0), ""
+    if m := _QUARTER.search(text):
+        q = (today.month - 1) // 3 - (m[1] == "上")
+        start, end = _shift_month(dt.date(today.year, 1, 1), 3 * q), _shift_month(dt.date(today.year, 1, 1), 3 * q + 2)
+        return (start[0], end[1]), m.group(0), ""
+    if m := _FEW_AGO.search(text):
+        unit = {"年": 365, "个月": 30, "天": 1, "周": 7, "个星期": 7}[m[1]]
+        return (today - dt.timedelta(days=9 * unit), today - dt.timedelta(days=unit)), m.group(0), ""
+    if m := _MONTH_ONLY.search(text):
+        month, day = int(m[1]), int(m[2]) if m[2] else None
+        named = day or re.search(rf"(?<!\d){month}\s*月", question) or re.match(r"\s*(?:份|初|中旬|上旬|下旬|底|末)",
+                                                                                  text[m.end():])
+        if not 1 <= month <= 12 or not named or re.search(r"哪[一1]?年|何年|几年|每年", text):
+            return None, "", ""
+        year = today.year if (month, day or 1) <= (today.month, today.day) else today.year - 1
+        r = _day(year, month, day) if day else _month(year, month)
+        return r, m.group(0), ""
     return None, "", ""
 
 
@@ -161,7 +195,7 @@ def parse(question: str, today: dt.date | None = None) -> TimeScope | None:
     """
     today = today or dt.date.today()
     text = _normalise(question)
-    r, words, resolved = _absolute(text, today)
+    r, words, resolved = _absolute(text, today, question)
     as_of = bool(_AS_OF.search(text))
     recent = bool(_RECENT.search(text)) or as_of
     if r is None:
@@ -174,30 +208,54 @@ def parse(question: str, today: dt.date | None = None) -> TimeScope | None:
     return TimeScope(since, until, recent, words.strip(), resolved)
 
 
+_MONTH_DAY = re.compile(r"(?<![\d年/.-])(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+
+
 def passage_dates(text: str, limit: int = 12) -> list[Range]:
-    """Dates a passage states ("2020年4月2日", "2023年6月", "2024-07-15"), in the order they appear.
+    """Dates a passage states ("2020年4月2日", "2023年6月", "2024-07-15", "2023年，"), in the order they appear;
+    a day without its year ("5月28日") takes the year stated last before it ("2019年6月8日 …… 5月28日，").
     The whole passage is read: a biography's "1992年4月" is often its fifth date (cmrc2018)."""
     out: list[tuple[int, Range]] = []
+    taken: list[tuple[int, int]] = []
     for m in _ABS_YMD.finditer(text):
         if r := _day(int(m[1]), int(m[2]), int(m[3])):
             out.append((m.start(), r))
+            taken.append(m.span())
     for m in _ABS_YM.finditer(text):
         y, mo = (m[1], m[2]) if m[1] else (m[3], m[4])
         if r := _month(int(y), int(mo)):
             out.append((m.start(), r))
+    for m in _ABS_Y.finditer(text):
+        y = int(m[1])
+        out.append((m.start(), (dt.date(y, 1, 1), dt.date(y, 12, 31))))
+    years = sorted((pos, r[0].year) for pos, r in out)
+    for m in _MONTH_DAY.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        before = [y for pos, y in years if pos < m.start()]
+        if before and (r := _day(before[-1], int(m[1]), int(m[2]))):
+            out.append((m.start(), r))
     return [r for _, r in sorted(out)[:limit]]
+
+
+def _span(r: Range) -> int:
+    return (r[1] - r[0]).days
 
 
 IN_RANGE_BONUS = 0.4  # in fused-score units ([0, 1]); 0.15-1.0 tried on chronoqa, 0.4 best for hybrid and keyword
 RECENT_BONUS = 0.05
+COARSE_SHARE = 1.0  # of the in-range bonus, for a passage date coarser than the asked range ("2023年" for 2023年6月)
 
 
 def prefer(ranked: Sequence[tuple[int, float]], scope: TimeScope, dates_of: Callable[[int], list[Range]],
-           scale: float = 1.0, in_range: float | None = None, recent: float | None = None) -> list[tuple[int, float]]:
+           scale: float = 1.0, in_range: float | None = None, recent: float | None = None,
+           coarse: float | None = None) -> list[tuple[int, float]]:
     """Re-rank (row, score) pairs: passages dated inside the scope's range gain `IN_RANGE_BONUS × scale`;
     with a recency preference, newer dated passages gain up to `RECENT_BONUS × scale`."""
     in_range = IN_RANGE_BONUS if in_range is None else in_range  # (other values: benchmarks/timeexpr_tune.py)
     recent = RECENT_BONUS if recent is None else recent
+    coarse = COARSE_SHARE if coarse is None else coarse
+    asked = _span((scope.since, scope.until)) if scope.since and scope.until else None
     dated = {row: dates_of(row) for row, _ in ranked}
     newest = [max(r[1] for r in ds) for ds in dated.values() if ds]
     lo, hi = (min(newest), max(newest)) if newest else (None, None)
@@ -205,8 +263,9 @@ def prefer(ranked: Sequence[tuple[int, float]], scope: TimeScope, dates_of: Call
     for row, score in ranked:
         ds = dated[row]
         bonus = 0.0
-        if ds and (scope.since or scope.until) and any(scope.contains(r) for r in ds):
-            bonus += in_range
+        if ds and (scope.since or scope.until):
+            fit = [asked is None or _span(r) <= asked for r in ds if scope.contains(r)]
+            bonus += in_range * (1.0 if any(fit) else coarse if fit else 0.0)
         if ds and scope.recent and hi and hi > lo:
             bonus += recent * (max(r[1] for r in ds) - lo).days / (hi - lo).days
         out.append((row, score + bonus * scale))
