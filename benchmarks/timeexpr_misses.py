@@ -25,6 +25,9 @@ sys.path.insert(0, str(REPO))
 from benchmarks.machine import machine, publish  # noqa: E402
 from benchmarks.timeexpr_chrono import half, question_vectors  # noqa: E402
 
+IN_RANGE = (0.3, 0.4, 0.5, 0.6)
+COARSE = (0.0, 0.25, 0.5, 1.0)
+
 
 def capture(folder: Path, model: str) -> dict:
     from qa import timeexpr
@@ -77,9 +80,18 @@ def replay(cap: dict, q: dict, ranked: list[tuple[int, float]], **prefer_kw) -> 
     from qa.evaluate import _date
 
     ids, texts = cap["ids"], cap["texts"]
-    scope = timeexpr.parse(q["question"], _date(q.get("question_date")))
+    memo = cap.setdefault("memo", {})  # parse and passage dates once per question and passage (grids replay often)
+    if ("q", q["id"]) not in memo:
+        memo["q", q["id"]] = timeexpr.parse(q["question"], _date(q.get("question_date")))
+    scope = memo["q", q["id"]]
+
+    def dates(r: int) -> list:
+        if ("p", ids[r]) not in memo:
+            memo["p", ids[r]] = timeexpr.passage_dates(texts[ids[r]])
+        return memo["p", ids[r]]
+
     if scope is not None:
-        ranked = timeexpr.prefer(ranked, scope, lambda r: timeexpr.passage_dates(texts[ids[r]]), 1.0, **prefer_kw)
+        ranked = timeexpr.prefer(ranked, scope, dates, 1.0, **prefer_kw)
     ranked = syndication.diversify(ranked, lambda r: texts[ids[r]], lambda r: ids[r], 5)
     return [ids[r] for r, _ in ranked[:10]]
 
@@ -103,10 +115,25 @@ def main() -> None:
     ap.add_argument("--eval", type=Path, default=REPO.parent / "shared" / "eval")
     ap.add_argument("--model", default="e5-small+use-m3")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--grid", action="store_true", help="in-range bonus x coarse share, replayed on both halves")
     args = ap.parse_args()
     from qa import timeexpr
 
     cap = capture(args.eval / "chronoqa", args.model)
+    if args.grid:
+        rows = ["| in-range bonus | coarse share | tuning half | held-out half |", "|---:|---:|---:|---:|"]
+        for a in IN_RANGE:
+            for b in COARSE:
+                got = {h: [rr(replay(cap, c["q"], c["ranked"], in_range=a, coarse=b), c["q"])
+                           for c in cap["queries"] if half(c["q"]["id"]) == h] for h in ("tune", "held")}
+                rows.append(f"| {a} | {b} | {sum(got['tune']) / len(got['tune']):.4f} | "
+                            f"{sum(got['held']) / len(got['held']):.4f} |")
+                print(rows[-1], flush=True)
+        publish("timeexpr-grid", "### chronoqa: the date preference's strength, replayed",
+                f"chronoqa, hybrid, model {args.model}, replayed from one capture; chosen on the tuning half; "
+                f"{machine()}\n\n" + "\n".join(rows) + "\n\n`nice -n 10 .venv/bin/python benchmarks/timeexpr_misses.py --grid`",
+                args.write)
+        return
     tune = [c for c in cap["queries"] if half(c["q"]["id"]) == "tune"]
     groups: dict[tuple[str, str], list[tuple[float, str]]] = collections.defaultdict(list)
     for c in tune:

@@ -41,6 +41,9 @@ _HALF_YEAR = re.compile(r"(上|下)半年")
 _QUARTER = re.compile(r"(上|本|这)个?季度")
 _FEW_AGO = re.compile(r"几(年|个月|天|周|个星期)前")
 _MONTH_ONLY = re.compile(r"(?<![\d年.\-/])(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?")
+ANCHORS = {"当天": "day", "当日": "day", "同一天": "day", "同一个月": "month", "同一年": "year"}
+ANCHOR_WORDS = ("当天", "当日")  # "X当天，Y…" states it; "是同一天发生的吗" asks it (the answer may be no)
+_ANCHOR = re.compile("|".join(ANCHOR_WORDS))
 _RECENT = re.compile(r"最新|最近|近期|目前|现在|如今|当前|latest|most recent|recently|currently|right now|these days")
 _AS_OF = re.compile(r"截至|截止|as of|up to")
 _SINCE = re.compile(r"以来|自从|since")
@@ -53,15 +56,33 @@ class TimeScope:
     recent: bool = False  # prefer newer articles (within the range, when there is one)
     expression: str = ""  # the words of the question that said it
     resolved: str = ""  # absolute wording of a relative expression ("2022年6月"), added to the keyword query
+    more: tuple[Range, ...] = ()  # further dates the question names ("A（2020年11月19日）和B（2021年12月5日）哪个更早")
+    anchor: str = ""  # "day"/"month"/"year": the time is another event's ("X当天，Y…"), read off the best passage
 
     def label(self) -> str:
         """For "Searched for": "2024-07-01…2024-07-31", "…2024-06-09, latest first", "latest first"."""
         span = "" if not (self.since or self.until) else (
             f"{self.since.isoformat() if self.since else ''}…{self.until.isoformat() if self.until else ''}")
-        return ", ".join(x for x in (span, "latest first" if self.recent else "") if x)
+        more = [f"{a.isoformat()}…{b.isoformat()}" for a, b in self.more]
+        anchor = f"the same {self.anchor} as the best passage" if self.anchor else ""
+        return ", ".join(x for x in (span, *more, anchor, "latest first" if self.recent else "") if x)
 
     def contains(self, r: Range) -> bool:
         return (self.since is None or r[1] >= self.since) and (self.until is None or r[0] <= self.until)
+
+    def fits(self, r: Range) -> bool | None:
+        """None: the date `r` is outside every asked range; True: inside one and as fine as it ("2023年6月5日"
+        for 2023年6月); False: inside only as a coarser date ("2023年" for 2023年6月)."""
+        got = None
+        if r[0].year == YEAR_UNKNOWN:  # a day without its year matches the asked day or month of any year
+            asked = [x for x in ((self.since, self.until), *self.more) if x[0] and x[1] and _span(x) <= 31]
+            return True if any(_yearless_in(r[0], x) for x in asked) else None
+        for since, until in ((self.since, self.until), *self.more):
+            if (since or until) and (since is None or r[1] >= since) and (until is None or r[0] <= until):
+                if since is None or until is None or _span(r) <= _span((since, until)):
+                    return True
+                got = False
+        return got
 
 
 def _month(y: int, m: int) -> Range | None:
@@ -97,12 +118,31 @@ def _normalise(text: str) -> str:
     return _CN_NUM.sub(num, text).lower()
 
 
+_SAME_TIME = re.compile(r"的?(这个月|本月|当月|这个星期|这周|这一周|本周|今天|昨天)")
+
+
+def _shift_years(day: dt.date, back: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - back)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - back, day=28)
+
+
 def _relative_year(m: re.Match, today: dt.date) -> tuple[Range | None, str]:
     word = m.group(1)
     back = {"今年": 0, "this year": 0, "去年": 1, "last year": 1, "前年": 2, "大前年": 3, "明年": -1}.get(word)
     if back is None:
         back = int(m.group(2) or m.group(3))
     year = today.year - back
+    if same := _SAME_TIME.match(m.string, m.end()):  # "两年前的这个月", "一年前的这个星期", "四年前的昨天"
+        then = _shift_years(today, back)
+        if same[1] in ("这个月", "本月", "当月"):
+            return _month(then.year, then.month), f"{then.year}年{then.month}月"
+        if same[1] in ("今天", "昨天"):
+            day = then - dt.timedelta(days=same[1] == "昨天")
+            return (day, day), f"{day.year}年{day.month}月{day.day}日"
+        monday = then - dt.timedelta(days=then.weekday())
+        return (monday, monday + dt.timedelta(days=6)), ""
     if m.group(4):
         month = int(m.group(4))
         if m.group(5):
@@ -110,6 +150,16 @@ def _relative_year(m: re.Match, today: dt.date) -> tuple[Range | None, str]:
             return r, f"{year}年{month}月{int(m.group(5))}日"
         return _month(year, month), f"{year}年{month}月"
     return (dt.date(year, 1, 1), dt.date(year, 12, 31)), f"{year}年"
+
+
+def _yearless_in(day: dt.date, r: Range) -> bool:
+    for year in {r[0].year, r[1].year}:
+        try:
+            if r[0] <= day.replace(year=year) <= r[1]:
+                return True
+        except ValueError:
+            pass
+    return False
 
 
 def _absolute(text: str, today: dt.date, question: str = "") -> tuple[Range | None, str, str]:
@@ -198,23 +248,36 @@ def parse(question: str, today: dt.date | None = None) -> TimeScope | None:
     r, words, resolved = _absolute(text, today, question)
     as_of = bool(_AS_OF.search(text))
     recent = bool(_RECENT.search(text)) or as_of
+    if r is None and (m := _ANCHOR.search(text)):
+        return TimeScope(recent=recent, expression=m.group(0), anchor=ANCHORS[m.group(0)])
     if r is None:
         return TimeScope(recent=True, expression=(_RECENT.search(text) or _AS_OF.search(text)).group(0)) if recent else None
     since, until = r
+    more = tuple(x for x in _all_absolute(text) if x != r)
     if as_of:  # "截至上周": everything up to the end of it
         since = None
     elif _SINCE.search(text):
         until = None
-    return TimeScope(since, until, recent, words.strip(), resolved)
+    return TimeScope(since, until, recent, words.strip(), resolved, more)
 
 
+def _all_absolute(text: str) -> list[Range]:
+    """Every full date, month and year a question names, in order, once each (a question comparing events)."""
+    return list(dict.fromkeys(passage_dates(_MONTH_DAY.sub(" ", text))))
+
+
+_BARE = re.compile(r"[\d\s年月日号时分至，。、,.:：()（）\-]")
 _MONTH_DAY = re.compile(r"(?<![\d年/.-])(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
 
 
 def passage_dates(text: str, limit: int = 12) -> list[Range]:
     """Dates a passage states ("2020年4月2日", "2023年6月", "2024-07-15", "2023年，"), in the order they appear;
     a day without its year ("5月28日") takes the year stated last before it ("2019年6月8日 …… 5月28日，").
-    The whole passage is read: a biography's "1992年4月" is often its fifth date (cmrc2018)."""
+    The whole passage is read: a biography's "1992年4月" is often its fifth date (cmrc2018). A passage that
+    is nothing but a date ("2024年3月22日", a heading cut from its story: 268 of chronoqa's) says nothing happened
+    then, so it gets none (it took the first place from the story of that day for 4 % of the dated misses)."""
+    if len(_BARE.sub("", text)) < 6:
+        return []
     out: list[tuple[int, Range]] = []
     taken: list[tuple[int, int]] = []
     for m in _ABS_YMD.finditer(text):
@@ -233,9 +296,13 @@ def passage_dates(text: str, limit: int = 12) -> list[Range]:
         if any(a <= m.start() < b for a, b in taken):
             continue
         before = [y for pos, y in years if pos < m.start()]
-        if before and (r := _day(before[-1], int(m[1]), int(m[2]))):
+        # no year anywhere ("北京时间4月29日，NBA季后赛"): the day alone, year unknown
+        if (before or not years) and (r := _day(before[-1] if before else YEAR_UNKNOWN, int(m[1]), int(m[2]))):
             out.append((m.start(), r))
     return [r for _, r in sorted(out)[:limit]]
+
+
+YEAR_UNKNOWN = 4  # the year of a day a passage states without any year (a leap year: "2月29日" exists)
 
 
 def _span(r: Range) -> int:
@@ -244,19 +311,31 @@ def _span(r: Range) -> int:
 
 IN_RANGE_BONUS = 0.4  # in fused-score units ([0, 1]); 0.15-1.0 tried on chronoqa, 0.4 best for hybrid and keyword
 RECENT_BONUS = 0.05
-COARSE_SHARE = 1.0  # of the in-range bonus, for a passage date coarser than the asked range ("2023年" for 2023年6月)
+ANCHOR_BONUS = 0.3  # tuned on half of chronoqa: 0.0-0.4 tried (benchmarks/timeexpr_misses.py --grid)
+ANCHOR_FROM = 1  # how many of the best passages may give the anchor's date (the first one dated)
+COARSE_SHARE = 0.25  # of the in-range bonus, for a passage date coarser than the asked range ("2023年" for 2023年6月)
 
 
 def prefer(ranked: Sequence[tuple[int, float]], scope: TimeScope, dates_of: Callable[[int], list[Range]],
            scale: float = 1.0, in_range: float | None = None, recent: float | None = None,
-           coarse: float | None = None) -> list[tuple[int, float]]:
+           coarse: float | None = None, anchor: float | None = None) -> list[tuple[int, float]]:
     """Re-rank (row, score) pairs: passages dated inside the scope's range gain `IN_RANGE_BONUS × scale`;
     with a recency preference, newer dated passages gain up to `RECENT_BONUS × scale`."""
     in_range = IN_RANGE_BONUS if in_range is None else in_range  # (other values: benchmarks/timeexpr_tune.py)
     recent = RECENT_BONUS if recent is None else recent
     coarse = COARSE_SHARE if coarse is None else coarse
-    asked = _span((scope.since, scope.until)) if scope.since and scope.until else None
     dated = {row: dates_of(row) for row, _ in ranked}
+    if scope.anchor and not (scope.since or scope.until):  # "X当天，Y…": X's day is the best passage's own date
+        own = next((ds[0] for ds in (dated[row] for row, _ in ranked[:ANCHOR_FROM]) if ds
+                    and ds[0][0].year != YEAR_UNKNOWN), None)
+        if own is None:
+            return sorted(ranked, key=lambda x: (-x[1], x[0]))
+        day = own[0]
+        r = (day, day) if scope.anchor == "day" else _month(day.year, day.month) if scope.anchor == "month" else \
+            (dt.date(day.year, 1, 1), dt.date(day.year, 12, 31))
+        scope = TimeScope(r[0], r[1], scope.recent)
+        in_range = ANCHOR_BONUS if anchor is None else anchor
+    dated = {row: [r for r in ds if r[0].year != YEAR_UNKNOWN] if scope.recent else ds for row, ds in dated.items()}
     newest = [max(r[1] for r in ds) for ds in dated.values() if ds]
     lo, hi = (min(newest), max(newest)) if newest else (None, None)
     out = []
@@ -264,7 +343,7 @@ def prefer(ranked: Sequence[tuple[int, float]], scope: TimeScope, dates_of: Call
         ds = dated[row]
         bonus = 0.0
         if ds and (scope.since or scope.until):
-            fit = [asked is None or _span(r) <= asked for r in ds if scope.contains(r)]
+            fit = [f for f in map(scope.fits, ds) if f is not None]
             bonus += in_range * (1.0 if any(fit) else coarse if fit else 0.0)
         if ds and scope.recent and hi and hi > lo:
             bonus += recent * (max(r[1] for r in ds) - lo).days / (hi - lo).days

@@ -148,4 +148,40 @@ def test_passage_dates_read_years_alone_and_days_without_their_year():
     assert passage_dates("2023年，中国汽车总销量突破3000万辆。") == [(D(2023, 1, 1), D(2023, 12, 31))]
     assert passage_dates("2019年6月8日，中国新闻周刊报道。5月28日，日本川崎发生事件。") == [
         (D(2019, 6, 8), D(2019, 6, 8)), (D(2019, 5, 28), D(2019, 5, 28))]
-    assert passage_dates("北京时间3月7日，国王队主场获胜。") == []  # no year stated anywhere: no guess
+    unknown = D(timeexpr.YEAR_UNKNOWN, 3, 7)  # no year stated anywhere: the day alone, matched on month and day
+    assert passage_dates("北京时间3月7日，国王队主场获胜。") == [(unknown, unknown)]
+    assert parse("2024年3月7日国王队战胜了谁？", D(2024, 8, 30)).fits((unknown, unknown)) is True
+    assert parse("2024年3月8日国王队战胜了谁？", D(2024, 8, 30)).fits((unknown, unknown)) is None
+    assert passage_dates("2024年3月22日") == []  # a bare date heading says nothing happened then
+
+
+def test_the_same_time_some_years_ago():
+    assert parse("两年前的这个月哪一个展会闭幕？", D(2024, 11, 12)).label() == "2022-11-01…2022-11-30"
+    assert parse("一年前的这个星期，总书记访问了哪里？", D(2024, 11, 12)).label() == "2023-11-06…2023-11-12"
+    assert parse("四年前的昨天重庆新增了多少病例？", D(2024, 11, 12)).label() == "2020-11-11…2020-11-11"
+
+
+def test_every_date_a_question_names_counts():
+    scope = parse("疫情警告（2020年11月19日）和浙江新增病例（2021年12月5日）哪个更早？", D(2023, 10, 20))
+    assert scope.fits((D(2021, 12, 5), D(2021, 12, 5))) and scope.fits((D(2020, 11, 19), D(2020, 11, 19)))
+    assert scope.fits((D(2021, 12, 6), D(2021, 12, 6))) is None
+    assert scope.label() == "2020-11-19…2020-11-19, 2021-12-05…2021-12-05"
+
+
+def test_a_coarser_passage_date_counts_less_than_an_exact_one():
+    scope = parse("2024年7月26日发生了什么？", D(2024, 8, 1))
+    assert scope.fits((D(2024, 1, 1), D(2024, 12, 31))) is False and scope.fits((D(2024, 7, 26), D(2024, 7, 26)))
+    dates = {1: [(D(2024, 1, 1), D(2024, 12, 31))], 2: [(D(2024, 7, 26), D(2024, 7, 26))]}
+    ranked = timeexpr.prefer([(1, 0.9), (2, 0.8)], scope, dates.__getitem__)
+    assert [r for r, _ in ranked] == [2, 1]
+
+
+def test_that_day_is_the_best_passages_day():
+    """"X当天，Y…": the day is X's, read off the best passage; passages of that day move up."""
+    scope = parse("中美元首会晤当天，辽宁女排对阵江西队的比赛结果是什么？", D(2024, 8, 30))
+    assert scope.anchor == "day" and scope.since is None
+    dates = {1: [(D(2023, 11, 14), D(2023, 11, 14))], 2: [(D(2022, 1, 5), D(2022, 1, 5))],
+             3: [(D(2023, 11, 14), D(2023, 11, 14))]}
+    ranked = timeexpr.prefer([(1, 0.9), (2, 0.8), (3, 0.7)], scope, dates.__getitem__)
+    assert [r for r, _ in ranked] == [1, 3, 2]
+    assert parse("Which came first, A or B?") is None
