@@ -102,6 +102,10 @@ def summary(rr: dict[str, float]) -> dict[str, tuple[int, float, float]]:
     return out
 
 
+def moved(a: dict[str, float], b: dict[str, float], ids) -> str:
+    return f"{sum(b[i] > a[i] for i in ids)} / {sum(b[i] < a[i] for i in ids)}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--eval", type=Path, default=REPO.parent / "shared" / "eval")
@@ -120,7 +124,8 @@ def main() -> None:
     if args.compare:
         a, b = (json.loads((REPO / "benchmarks" / f"timeexpr_chrono-{x}.json").read_text()) for x in args.compare)
         lines = [f"| set | half | questions | MRR@10 {args.compare[0]} | MRR@10 {args.compare[1]} | change | "
-                 f"Hit@1 {args.compare[0]} | Hit@1 {args.compare[1]} |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+                 f"Hit@1 {args.compare[0]} | Hit@1 {args.compare[1]} | questions ranked better / worse |",
+                 "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name in b["sets"]:
             if name not in a["sets"]:
                 continue
@@ -130,12 +135,14 @@ def main() -> None:
                 lines.append(f"| {name} | questions naming a time (of {b['totals'][name]}) | {len(ids)} | "
                              f"{sum(a['sets'][name][i] for i in ids) / len(ids):.4f} | "
                              f"{sum(b['sets'][name][i] for i in ids) / len(ids):.4f} | "
-                             f"{delta / len(ids):+.4f} (whole set {delta / b['totals'][name]:+.4f}) | | |")
+                             f"{delta / len(ids):+.4f} (whole set {delta / b['totals'][name]:+.4f}) | | | "
+                             f"{moved(a['sets'][name], b['sets'][name], ids)} |")
                 continue
             sa, sb = summary(a["sets"][name]), summary(b["sets"][name])
             for h in ("tune", "held", "all"):
                 lines.append(f"| {name} | {h} | {sb[h][0]} | {sa[h][1]:.4f} | {sb[h][1]:.4f} | "
-                             f"{sb[h][1] - sa[h][1]:+.4f} | {sa[h][2]:.3f} | {sb[h][2]:.3f} |")
+                             f"{sb[h][1] - sa[h][1]:+.4f} | {sa[h][2]:.3f} | {sb[h][2]:.3f} | "
+                             f"{moved(a['sets'][name], b['sets'][name], [i for i in b['sets'][name] if h in ('all', half(i))])} |")
         text = (f"{a['machine']} ({args.compare[0]}); {b['machine']} ({args.compare[1]}); model {b['model']}, "
                 "hybrid, local store, every question (chronoqa's on its question_date)\n\n" + "\n".join(lines) +
                 f"\n\n`nice -n 10 .venv/bin/python benchmarks/timeexpr_chrono.py --compare {' '.join(args.compare)}`")
