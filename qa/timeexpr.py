@@ -274,8 +274,8 @@ def passage_dates(text: str, limit: int = 12) -> list[Range]:
     """Dates a passage states ("2020年4月2日", "2023年6月", "2024-07-15", "2023年，"), in the order they appear;
     a day without its year ("5月28日") takes the year stated last before it ("2019年6月8日 …… 5月28日，").
     The whole passage is read: a biography's "1992年4月" is often its fifth date (cmrc2018). A passage that
-    is nothing but a date ("2024年3月22日", a heading cut from its story: 268 of chronoqa's) says nothing happened
-    then, so it gets none (it took the first place from the story of that day for 4 % of the dated misses)."""
+    is nothing but a date ("2024年3月22日", a heading cut from its story, as chronoqa has) says nothing happened
+    then, so it gets none (it took the first place from the story of that day)."""
     if len(_BARE.sub("", text)) < 6:
         return []
     out: list[tuple[int, Range]] = []
