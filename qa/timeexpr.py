@@ -311,9 +311,10 @@ def _span(r: Range) -> int:
 
 IN_RANGE_BONUS = 0.4  # in fused-score units ([0, 1]); 0.15-1.0 tried on chronoqa, 0.4 best for hybrid and keyword
 RECENT_BONUS = 0.05
-ANCHOR_BONUS = 0.3  # tuned on half of chronoqa: 0.0-0.4 tried (benchmarks/timeexpr_misses.py --grid)
+ANCHOR_BONUS = 0.3  # chosen on half of chronoqa from 0.0-0.3 (benchmarks/timeexpr_misses.py --grid)
 ANCHOR_FROM = 1  # how many of the best passages may give the anchor's date (the first one dated)
-COARSE_SHARE = 0.25  # of the in-range bonus, for a passage date coarser than the asked range ("2023年" for 2023年6月)
+COARSE_SHARE = 0.25  # of the in-range bonus, for a passage date coarser than the asked range ("2023年" for
+# 2023年6月); 1.0 (as before) cost chronoqa .002, 0 and 0.25 tie (benchmarks/timeexpr_misses.py --grid)
 
 
 def prefer(ranked: Sequence[tuple[int, float]], scope: TimeScope, dates_of: Callable[[int], list[Range]],
