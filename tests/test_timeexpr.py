@@ -52,7 +52,8 @@ def test_label_shown_in_searched_for():
 
 
 def test_passage_dates_are_the_dates_it_states():
-    assert passage_dates("2019年7月23日，COTODAMA推出了一款音箱；7月17日苹果停产。") == [(D(2019, 7, 23), D(2019, 7, 23))]
+    assert passage_dates("2019年7月23日，COTODAMA推出了一款音箱；7月17日苹果停产。") == [
+        (D(2019, 7, 23), D(2019, 7, 23)), (D(2019, 7, 17), D(2019, 7, 17))]
     assert passage_dates("2023年6月，荣盛发展被新增储能概念。") == [(D(2023, 6, 1), D(2023, 6, 30))]
     assert passage_dates("没有日期的段落。") == []
 
@@ -111,3 +112,76 @@ def test_eval_honours_a_question_date_written_without_zero_padding():
 
     assert _date("2024-5-1") == D(2024, 5, 1) and _date("2024-08-30") == D(2024, 8, 30)
     assert _date("someday") is None and _date(None) is None
+
+
+@pytest.mark.parametrize(("question", "today", "since", "until"), [
+    ("半年前首期超长期特别国债在哪些交易所上市？", D(2024, 11, 12), D(2024, 5, 1), D(2024, 5, 31)),
+    ("三年半前，美国是如何回应的？", D(2024, 11, 12), D(2021, 5, 1), D(2021, 5, 31)),
+    ("上半年赵雅芝的工作室对什么谣言发表了声明？", D(2024, 11, 12), D(2024, 1, 1), D(2024, 6, 30)),
+    ("下半年有哪些新车上市？", D(2024, 11, 12), D(2024, 7, 1), D(2024, 12, 31)),
+    ("上个季度末伯克希尔的持仓集中在哪些公司？", D(2024, 11, 12), D(2024, 7, 1), D(2024, 9, 30)),
+    ("本季度的出口增长了多少？", D(2024, 2, 3), D(2024, 1, 1), D(2024, 3, 31)),
+    ("几个月前天津和平法院审理了什么案件？", D(2024, 11, 12), D(2024, 2, 16), D(2024, 10, 13)),
+    ("2月17日的短道速滑比赛中谁夺冠？", D(2024, 11, 12), D(2024, 2, 17), D(2024, 2, 17)),
+    ("12月的CPI涨了多少？", D(2024, 11, 12), D(2023, 12, 1), D(2023, 12, 31)),
+    ("八月底荷兰国防部网络故障调查结果是什么？", D(2024, 11, 12), D(2024, 8, 1), D(2024, 8, 31)),
+    ("2023年前5个月地方政府共发行了多少债券？", D(2024, 8, 30), D(2023, 1, 1), D(2023, 12, 31)),  # not "23年前"
+    ("What happened 3 years ago?", D(2024, 11, 12), D(2021, 1, 1), D(2021, 12, 31)),
+])
+def test_half_years_quarters_vague_and_yearless_expressions(question, today, since, until):
+    scope = parse(question, today)
+    assert (scope.since, scope.until) == (since, until)
+
+
+@pytest.mark.parametrize("question", [
+    "几个月前天津和平法院审理了什么案件？",  # "前天" inside "几个月前天津" is not the day before yesterday
+    "五月天最早于哪一年和滚石公司签约？",  # a band, not May
+    "十月革命是哪一年发生的？",
+    "潘嘉丽于哪一年的2月14日发行了第一张个人专辑？",  # the year is what is asked: no year to assume
+])
+def test_words_that_look_like_time_but_are_not_that_time(question):
+    scope = parse(question, D(2024, 11, 12))
+    assert scope is None or scope.expression == "几个月前"
+
+
+def test_passage_dates_read_years_alone_and_days_without_their_year():
+    assert passage_dates("2023年，中国汽车总销量突破3000万辆。") == [(D(2023, 1, 1), D(2023, 12, 31))]
+    assert passage_dates("2019年6月8日，中国新闻周刊报道。5月28日，日本川崎发生事件。") == [
+        (D(2019, 6, 8), D(2019, 6, 8)), (D(2019, 5, 28), D(2019, 5, 28))]
+    unknown = D(timeexpr.YEAR_UNKNOWN, 3, 7)  # no year stated anywhere: the day alone, matched on month and day
+    assert passage_dates("北京时间3月7日，国王队主场获胜。") == [(unknown, unknown)]
+    assert parse("2024年3月7日国王队战胜了谁？", D(2024, 8, 30)).fits((unknown, unknown)) is True
+    assert parse("2024年3月8日国王队战胜了谁？", D(2024, 8, 30)).fits((unknown, unknown)) is None
+    assert passage_dates("2024年3月22日") == []  # a bare date heading says nothing happened then
+
+
+def test_the_same_time_some_years_ago():
+    assert parse("两年前的这个月哪一个展会闭幕？", D(2024, 11, 12)).label() == "2022-11-01…2022-11-30"
+    assert parse("一年前的这个星期，总书记访问了哪里？", D(2024, 11, 12)).label() == "2023-11-06…2023-11-12"
+    assert parse("四年前的昨天重庆新增了多少病例？", D(2024, 11, 12)).label() == "2020-11-11…2020-11-11"
+
+
+def test_every_date_a_question_names_counts():
+    scope = parse("疫情警告（2020年11月19日）和浙江新增病例（2021年12月5日）哪个更早？", D(2023, 10, 20))
+    assert scope.fits((D(2021, 12, 5), D(2021, 12, 5))) and scope.fits((D(2020, 11, 19), D(2020, 11, 19)))
+    assert scope.fits((D(2021, 12, 6), D(2021, 12, 6))) is None
+    assert scope.label() == "2020-11-19…2020-11-19, 2021-12-05…2021-12-05"
+
+
+def test_a_coarser_passage_date_counts_less_than_an_exact_one():
+    scope = parse("2024年7月26日发生了什么？", D(2024, 8, 1))
+    assert scope.fits((D(2024, 1, 1), D(2024, 12, 31))) is False and scope.fits((D(2024, 7, 26), D(2024, 7, 26)))
+    dates = {1: [(D(2024, 1, 1), D(2024, 12, 31))], 2: [(D(2024, 7, 26), D(2024, 7, 26))]}
+    ranked = timeexpr.prefer([(1, 0.9), (2, 0.8)], scope, dates.__getitem__)
+    assert [r for r, _ in ranked] == [2, 1]
+
+
+def test_that_day_is_the_best_passages_day():
+    """"X当天，Y…": the day is X's, read off the best passage; passages of that day move up."""
+    scope = parse("中美元首会晤当天，辽宁女排对阵江西队的比赛结果是什么？", D(2024, 8, 30))
+    assert scope.anchor == "day" and scope.since is None
+    dates = {1: [(D(2023, 11, 14), D(2023, 11, 14))], 2: [(D(2022, 1, 5), D(2022, 1, 5))],
+             3: [(D(2023, 11, 14), D(2023, 11, 14))]}
+    ranked = timeexpr.prefer([(1, 0.9), (2, 0.8), (3, 0.7)], scope, dates.__getitem__)
+    assert [r for r, _ in ranked] == [1, 3, 2]
+    assert parse("Which came first, A or B?") is None
