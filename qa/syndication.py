@@ -30,7 +30,7 @@ PARAGRAPH_THRESHOLD = 0.8  # two passages this alike never both fill the top car
 _rng = np.random.RandomState(1)  # x -> (a·x mod 2^32) xor b with odd a: a permutation of the 32-bit hashes
 _A = (_rng.randint(0, 1 << 31, NUM_PERM, dtype=np.int64) * 2 + 1).astype(np.uint32)
 _B = _rng.randint(0, 1 << 32, NUM_PERM, dtype=np.int64).astype(np.uint32)
-_BATCH = 256  # articles per numpy pass (~100 MB of intermediate hashes for news-length articles)
+_BATCH = 64  # articles per numpy pass: ~35 MB of intermediate hashes for news articles (256: ~85 MB, and slower)
 _NONWORD = re.compile(r"[\W_]+")
 _EMPTY = np.iinfo(np.uint32).max  # the signature value of a text without a single k-gram
 
