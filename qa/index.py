@@ -3,6 +3,12 @@
 Incremental: an article whose path and bytes are unchanged keeps its chunks, tokens and vectors;
 any chunk whose text was embedded before (by the same model) keeps its vector; only the rest is
 embedded, in length-sorted batches, each saved under `.work/` as it finishes (resume after a crash).
+
+Memory does not grow with the archive's text: the reading pass (qa/buildread.py) spills every article
+and passage to `.work/spill/` as it is read (qa/buildspill.py) and keeps a few columns per article;
+syndicated copies are folded from signatures; token ids, vectors (written into a file, not a list) and
+the generation's files are then made by streaming the spills back (qa/buildwrite.py). What still grows
+is what the index itself holds: vectors and the FAISS index, token ids, BM25, the columns.
 """
 
 from __future__ import annotations
