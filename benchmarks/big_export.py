@@ -123,7 +123,8 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    publish(args.section, f"### A {args.mb:,} MB export (benchmarks/big_export.py)",
+    sizes = args.mb if args.mb else args.build_mb.replace(",", " / ")
+    publish(args.section, f"### A {sizes} MB export (benchmarks/big_export.py)",
             f"{machine()}; news-corpus rows repeated with new ids; each step a fresh process at nice 10.\n\n"
             + "\n".join(lines) + f"\n\n`nice -n 10 .venv/bin/python benchmarks/big_export.py --mb {args.mb} "
             f"--small-mb {args.small_mb} --build-mb '{args.build_mb}' --kinds {args.kinds}`", args.write)

@@ -69,20 +69,27 @@ def child(seeds: str, index: str, store: str, model: str) -> None:
     print("measuring", qa.__file__, file=sys.stderr)
 
     peaks: dict[str, float] = {}
+    anon: dict[str, float] = {}  # RssAnon: the process's own memory, without mapped file pages (page cache)
     stage = ["start"]
     stop = threading.Event()
 
-    def rss() -> float:
+    def rss() -> tuple[float, float]:
         with open("/proc/self/status") as f:
-            return next(int(x.split()[1]) for x in f if x.startswith("VmRSS:")) / 1024
+            fields = {x.split(":")[0]: int(x.split()[1]) for x in f if x.startswith(("VmRSS:", "RssAnon:"))}
+        return fields["VmRSS"] / 1024, fields.get("RssAnon", 0) / 1024
+
+    def note() -> None:
+        total, own = rss()
+        peaks[stage[0]] = max(peaks.get(stage[0], 0.0), total)
+        anon[stage[0]] = max(anon.get(stage[0], 0.0), own)
 
     def sample() -> None:
         while not stop.wait(0.2):
-            peaks[stage[0]] = max(peaks.get(stage[0], 0.0), rss())
+            note()
 
     def progress(name: str, done: int, total: int) -> None:
         if name != stage[0]:
-            peaks[stage[0]] = max(peaks.get(stage[0], 0.0), rss())
+            note()
             stage[0] = name
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -93,13 +100,17 @@ def child(seeds: str, index: str, store: str, model: str) -> None:
     stop.set()
     sampler.join()
     print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "stages": peaks,
+                      "anon_mb": max(anon.values(), default=0.0), "stages_anon": anon,
                       "seconds": time.perf_counter() - t, "articles": report.articles, "chunks": report.chunks,
                       "embedded": report.embedded, "reused": report.reused, "kind": report.index_kind}))
 
 
 def measure(seeds: Path, index: Path, store: str, model: str, code: Path, env: dict) -> dict:
-    cmd = [sys.executable, "-c", f"import sys; sys.path.append({str(ROOT)!r}); "
-           "from benchmarks.build_memory import child; child(*sys.argv[1:])", str(seeds), str(index), store, model]
+    # this file's child() measures every tree (loaded by path: an older tree's own copy may sample less)
+    cmd = [sys.executable, "-c", f"import sys, importlib.util; sys.path.append({str(ROOT)!r}); "
+           f"spec = importlib.util.spec_from_file_location('build_memory', {__file__!r}); "
+           "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); m.child(*sys.argv[1:])",
+           str(seeds), str(index), store, model]
     # the code under test comes first on the path: this worktree's, or an exported older tree (--code)
     env = {**os.environ, **env, "PYTHONPATH": str(code), "QA_CACHE": str(index.parent / "cache")}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=code)
@@ -111,13 +122,14 @@ def measure(seeds: Path, index: Path, store: str, model: str, code: Path, env: d
 
 
 def table(rows: dict) -> str:
-    lines = ["| passages | articles | store | code | peak RSS MB | per stage (peak MB) | index | seconds | date, load |",
-             "|---:|---:|---|---|---:|---|---|---:|---|"]
+    lines = ["| passages | articles | store | code | peak RSS MB | per stage (peak MB) | peak RssAnon MB | index | seconds | "
+             "date, load |", "|---:|---:|---|---|---:|---|---:|---|---:|---|"]
     for key in sorted(rows, key=lambda k: (rows[k]["chunks"], rows[k]["store"], rows[k]["code"])):
         r = rows[key]
         stages = ", ".join(f"{s} {v:.0f}" for s, v in r["stages"].items() if s not in ("start", "done"))
+        own = f"{r['anon_mb']:.0f}" if "anon_mb" in r else "—"
         lines.append(f"| {r['chunks']:,} | {r['articles']:,} | {r['store']} | {r['code']} | **{r['peak_mb']:.0f}** | "
-                     f"{stages} | {r['kind']} | {r['seconds']:.0f} | {r['date']}, {r['load']} |")
+                     f"{stages} | {own} | {r['kind']} | {r['seconds']:.0f} | {r['date']}, {r['load']} |")
     return "\n".join(lines)
 
 
@@ -160,7 +172,8 @@ def main() -> None:
             RESULTS.write_text(json.dumps(rows, indent=1, ensure_ascii=False))
     text = ("`qa.index.build` of news-corpus articles (past the corpus's end: articles mixed from its paragraphs), "
             "model `hash-512` (512-dimensional vectors like use-m3's, no model in memory), one child process per "
-            "build, RSS sampled every 0.2 s and attributed to the build's stage. `code`: the tree measured "
+            "build, RSS sampled every 0.2 s and attributed to the build's stage; RssAnon (sampled since 2026-11-30 "
+            "05:30) leaves out memory-mapped file pages, which the kernel can drop. `code`: the tree measured "
             f"(`--code`). Machine: {machine()}, shared with other jobs: seconds are not comparable.\n\n" + table(rows))
     publish("build-memory", "## Build memory per stage as the archive grows (benchmarks/build_memory.py)", text,
             not args.no_write)

@@ -11,6 +11,7 @@ before and while reading. Everything else is skipped with the reason.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import stat
@@ -150,3 +151,19 @@ def decode(raw: bytes, path: object = "<text>") -> str:
 
 def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def seed_digest(path: Path, seeds: Path, follow_links: bool = False) -> tuple[bytes | None, str]:
+    """(the file's bytes, or None for an export that is read as a stream later; the sha256 of its bytes),
+    as `qa build` and the Milvus build both decide "unchanged / identical / new" from it. A file that
+    cannot be read raises ArticleError with the reason for the build summary."""
+    from .sources import file_digest, streamed  # (qa.sources imports this module)
+
+    rel = path.relative_to(seeds).as_posix() if path.is_relative_to(seeds) else str(path)
+    try:
+        if streamed(path):  # an export has no size cap: hashed as a stream, still only a regular file inside
+            return None, file_digest(regular_file(path, seeds, follow_links))
+        raw = read_capped(path, seeds, follow_links)
+        return raw, hashlib.sha256(raw).hexdigest()
+    except OSError as e:
+        raise ArticleError(rel, f"cannot be read ({e.strerror or e}): check the file") from None

@@ -23,8 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
 from .errors import IndexError_, IndexLockedError
 from .records import ArticleRows, Columns, JsonlRows
 
@@ -157,86 +155,6 @@ class StoredIndex:
     columns: Columns
 
 
-@dataclass
-class Previous:
-    """What a build reuses from the live generation: passages, articles, vectors (memory-mapped) and
-    token ids (None for a generation of format 1, whose tokens are cut again)."""
-
-    folder: Path
-    manifest: dict
-    chunks: list[dict]
-    articles: dict[str, dict]
-    vectors: np.ndarray
-    tokens: object  # TokenTable | None
-
-    @property
-    def current_format(self) -> bool:
-        return self.manifest.get("format_version") == FORMAT_VERSION
-
-
-def load_previous(index_dir: Path) -> Previous | None:
-    """The live generation for reuse by a build, or None when there is none or it is damaged.
-
-    Lighter than `load` (no FAISS index, no BM25) and it also reads format 1, so that upgrading newsqa
-    re-tokenises an archive but does not embed it again."""
-    from .keywords import TokenTable
-
-    try:
-        live = _live(index_dir)
-        if live is None:
-            return None
-        gen, manifest = live
-        chunks = read_jsonl(gen / "chunks.jsonl")
-        articles = {a["id"]: a for a in read_jsonl(gen / "articles.jsonl")}
-        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        tokens = TokenTable.load(gen / "tokens") if manifest["format_version"] == FORMAT_VERSION else None
-        if len(chunks) != manifest["counts"]["chunks"] or vectors.shape[0] != len(chunks) or \
-                (tokens is not None and len(tokens) != len(chunks)):
-            return None
-    except (IndexError_, OSError, ValueError, KeyError, TypeError):
-        return None
-    return Previous(gen, manifest, chunks, articles, vectors, tokens)
-
-
-def _live(index_dir: Path) -> tuple[Path, dict] | None:
-    """The live generation and its manifest when a build may reuse it (raises OSError/ValueError as read)."""
-    gen = current_generation(index_dir)
-    if gen is None:
-        return None
-    manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-    if not isinstance(manifest, dict) or manifest.get("format_version") not in (1, FORMAT_VERSION) \
-            or manifest_problem(manifest):
-        return None
-    for name, size in manifest.get("file_sizes", {}).items():
-        if (gen / name).stat().st_size != size:
-            return None
-    return gen, manifest
-
-
-def previous_vectors(index_dir: Path) -> tuple[dict, dict[str, int], np.ndarray] | None:
-    """(manifest, passage hash -> row, vectors memory-mapped) of the live generation, or None: what a
-    build into Milvus reuses. Unlike `load_previous` it keeps no passage text: chunks.jsonl is read a
-    line at a time and only the hashes stay, so moving a 1M-passage index holds ~100 MB, not gigabytes."""
-    try:
-        live = _live(index_dir)
-        if live is None:
-            return None
-        gen, manifest = live
-        rows: dict[str, int] = {}
-        count = 0
-        with open(gen / "chunks.jsonl", encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    rows.setdefault(json.loads(line)["hash"], count)
-                    count += 1
-        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        if count != manifest["counts"]["chunks"] or vectors.shape[0] != count:
-            return None
-    except (IndexError_, OSError, ValueError, KeyError, TypeError):
-        return None
-    return manifest, rows, vectors
-
-
 def read_manifest(index_dir: Path) -> tuple[Path, dict]:
     """The live generation and its manifest, checked for presence and format version."""
     if not index_dir.exists():
@@ -353,3 +271,7 @@ def load(index_dir: Path) -> StoredIndex:
         raise IndexError_(f"{gen}: articles.jsonl has {len(article_rows)} articles, columns.npz "
                           f"{len(columns.article_ids)}, the manifest {n_articles}: {fix}")
     return StoredIndex(gen, manifest, chunks, articles, faiss_index, keywords, columns)
+
+
+# What a build reuses of the live generation lives in qa/previous.py (kept importable from here).
+from .previous import Previous, load_previous, previous_vectors  # noqa: E402, F401

@@ -30,7 +30,7 @@ PARAGRAPH_THRESHOLD = 0.8  # two passages this alike never both fill the top car
 _rng = np.random.RandomState(1)  # x -> (a·x mod 2^32) xor b with odd a: a permutation of the 32-bit hashes
 _A = (_rng.randint(0, 1 << 31, NUM_PERM, dtype=np.int64) * 2 + 1).astype(np.uint32)
 _B = _rng.randint(0, 1 << 32, NUM_PERM, dtype=np.int64).astype(np.uint32)
-_BATCH = 256  # articles per numpy pass (~100 MB of intermediate hashes for news-length articles)
+_BATCH = 64  # articles per numpy pass: ~35 MB of intermediate hashes for news articles (256: ~85 MB, and slower)
 _NONWORD = re.compile(r"[\W_]+")
 _EMPTY = np.iinfo(np.uint32).max  # the signature value of a text without a single k-gram
 
@@ -156,6 +156,49 @@ def groups_of(long: np.ndarray, sigs: np.ndarray, order: Iterable[int],
     return groups
 
 
+def earliest_first(dates: Sequence[str | None], sketched: tuple[np.ndarray, np.ndarray]) -> dict[int, list[int]]:
+    """groups_of with the earliest dated article of a group as its original (undated ones last)."""
+    return groups_of(*sketched, sorted(range(len(dates)), key=lambda i: (dates[i] or "9999", i)))
+
+
+class Sketches:
+    """Signatures of articles as a build reads them, a batch of texts at a time, so that the fold
+    needs neither the texts nor the article records in memory (NUM_PERM x 4 bytes an article).
+    `add` numbers every text; `select(keys)` gives sketch() of the texts numbered `keys`, in that
+    order (texts that were replaced or dropped meanwhile are simply not selected)."""
+
+    def __init__(self, batch: int = 512) -> None:
+        self._batch = batch
+        self._texts: list[str] = []
+        self._keys: list[np.ndarray] = []
+        self._sigs: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, text: str) -> int:
+        self._texts.append(text)
+        self.count += 1
+        if len(self._texts) >= self._batch:
+            self._flush()
+        return self.count - 1
+
+    def _flush(self) -> None:
+        long, sigs = sketch(self._texts)
+        self._keys.append(long + (self.count - len(self._texts)))
+        self._sigs.append(sigs)
+        self._texts = []
+
+    def select(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        self._flush()
+        found = np.concatenate(self._keys) if self._keys else np.zeros(0, np.int64)
+        sigs = np.concatenate(self._sigs) if self._sigs else np.zeros((0, NUM_PERM), np.uint32)
+        pos = np.full(self.count, -1, np.int64)
+        pos[np.asarray(keys, np.int64)] = np.arange(len(keys))
+        at = pos[found]
+        keep = np.flatnonzero(at >= 0)
+        keep = keep[np.argsort(at[keep], kind="stable")]
+        return at[keep], sigs[keep]
+
+
 def fold(articles: list[dict], sketched: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, str]:
     """Mark syndicated copies in place: an original gains "copies": [{"article_id", "source", "date",
     "url"}], a copy gains "copy_of": the original's id (its passages are then not indexed). Returns
@@ -166,9 +209,8 @@ def fold(articles: list[dict], sketched: tuple[np.ndarray, np.ndarray] | None = 
         a.pop("copy_of", None)
     if sketched is None:
         sketched = sketch(["\n".join(a.get("paragraphs") or []) for a in articles])
-    order = sorted(range(len(articles)), key=lambda i: (articles[i].get("date") or "9999", i))
     out: dict[str, str] = {}
-    for orig, copies in groups_of(*sketched, order).items():
+    for orig, copies in earliest_first([a.get("date") for a in articles], sketched).items():
         articles[orig]["copies"] = [{"article_id": articles[j]["id"], "source": articles[j].get("source"),
                                      "date": articles[j].get("date"), "url": articles[j].get("url")}
                                     for j in copies]

@@ -22,8 +22,8 @@ from ..articles import Article
 from ..config import Settings
 from ..errors import ArticleError
 from ..index import BuildReport, Progress
-from ..seedfiles import read_capped, regular_file
-from ..sources import MAX_PROBLEMS_LISTED, file_digest, iter_file, streamed
+from ..seedfiles import read_capped, seed_digest
+from ..sources import MAX_PROBLEMS_LISTED, iter_file
 from . import milvus as mv
 
 
@@ -132,15 +132,9 @@ def _scan(files: list[Path], seeds: Path, report: BuildReport, follow_links: boo
     for path in files:
         rel = path.relative_to(seeds).as_posix()
         try:
-            if streamed(path):
-                digest = file_digest(regular_file(path, seeds, follow_links))
-            else:
-                digest = hashlib.sha256(read_capped(path, seeds, follow_links)).hexdigest()
+            digest = seed_digest(path, seeds, follow_links)[1]  # the local build's helper (qa/seedfiles.py)
         except ArticleError as e:
             report.skipped.append((rel, e.reason))
-            continue
-        except OSError as e:
-            report.skipped.append((rel, f"cannot be read ({e.strerror or e}): check the file"))
             continue
         if digest in groups:
             report.duplicates.append((rel, groups[digest][0]))
