@@ -55,8 +55,11 @@ def e5_vectors(rows: list[dict]) -> tuple[dict, dict]:
         cache.update(zip(texts[i:i + 32], e5.embed_documents(texts[i:i + 32])))
         print(f"e5 sentences {i + 32}/{len(texts)} {time.perf_counter() - t:.0f} s", flush=True)
         path.write_bytes(pickle.dumps(cache))
-    questions = dict(zip([r["question"] for r in rows], e5.embed_queries([r["question"] for r in rows])))
-    return cache, questions
+    asked = [r["question"] for r in rows if ("query", r["question"]) not in cache]
+    if asked:
+        cache.update(zip([("query", q) for q in asked], e5.embed_queries(asked)))
+        path.write_bytes(pickle.dumps(cache))
+    return cache, {r["question"]: cache["query", r["question"]] for r in rows}
 
 
 def found(rows: list[dict], scorer, **kw) -> tuple[float, float]:
@@ -85,21 +88,26 @@ def main() -> None:
                 res = {h: found(sub, scorer, dense_weight=dw, band=band) for h, sub in halves.items()}
                 results.append(((a, dw, band), res))
                 print(a, dw, band, res, flush=True)
-    shipped = (0.0, ev.CROSS_DENSE_WEIGHT, 0.15)
-    best = max(results, key=lambda x: (round(x[1]["dev"][0], 4), -x[1]["dev"][1], -x[0][0]))
+    before = (0.0, 0.5, 0.15)
+    shipped = (ev.CROSS_SECOND_SHARE, ev.CROSS_DENSE_WEIGHT, 0.15)
+    # chosen at the shipped band (a wider one quotes more sentences, which finds the answer more often by itself):
+    # best dev; ties: the shipped dense share, then fewer sentences
+    best = max([x for x in results if x[0][2] == 0.15],
+               key=lambda x: (round(x[1]["dev"][0], 4), x[0][1] == ev.CROSS_DENSE_WEIGHT, -x[1]["dev"][1]))
     lines = ["| e5 share a | dense share | band | dev: answer quoted | dev: sentences | test: answer quoted | "
              "test: sentences |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for (a, dw, band), res in results:
-        if band != 0.15 and (a, dw, band) != best[0]:
-            continue
-        mark = " (shipped before)" if (a, dw, band) == shipped else " (best dev)" if (a, dw, band) == best[0] else ""
+        mark = " **(best dev, shipped)**" if (a, dw, band) == best[0] == shipped else \
+            " (best dev)" if (a, dw, band) == best[0] else " (shipped)" if (a, dw, band) == shipped else \
+            " (before)" if (a, dw, band) == before else ""
         lines.append(f"| {a}{mark} | {dw} | {band} | {res['dev'][0]:.3f} | {res['dev'][1]:.2f} | "
                      f"{res['test'][0]:.3f} | {res['test'][1]:.2f} |")
     body = ("### Quoting English questions with both halves of the model (issue 9.4, fifth pass)\n\n"
             f"`nice -n 10 python -m benchmarks.evidence_both` ({machine()}): the 300 xquad-en2zh questions of "
             "benchmarks/evidence_sweep.py and their cached top-3 passages (dev/test by position); sentence cosine = "
-            "a x e5-small + (1 - a) x use-m3; literal tokens and the number lift as shipped. Rows at band 0.15, plus "
-            "the best dev row.\n\n" + "\n".join(lines))
+            "a x e5-small + (1 - a) x use-m3; literal tokens and the number lift as shipped. Chosen at the shipped "
+            "band 0.15 (a wider band quotes more sentences, which finds the answer more often by itself): best dev, "
+            "ties: the shipped dense share, then fewer sentences. Sentences: mean quoted per answer.\n\n" + "\n".join(lines))
     print(body)
     if args.write:
         update_section("evidence-both", body)
