@@ -110,6 +110,18 @@ def undump(rec: dict) -> dict:
     return {**rec, "_alone": search(rec["alone"]), "_joined": search(rec["joined"])}
 
 
+def read_dumps(paths: list[Path]) -> list[dict]:
+    """The pairs of --dump files; a pair in a later file replaces the same pair in an earlier one (a re-run of
+    part of the set, e.g. `--lang en`, on top of a full run), in the set's order."""
+    by_id = {}
+    for f in paths:
+        for x in f.read_text(encoding="utf-8").splitlines():
+            if x.strip():
+                rec = json.loads(x)
+                by_id[rec["id"]] = rec
+    return [undump(r) for r in sorted(by_id.values(), key=lambda r: r["id"])]
+
+
 def apply(rec: dict, policy: str, near: tuple[float, ...]) -> tuple[bool, dict, bool]:
     """(context used, the outcome of the search answered, whether it is answered at all)."""
     if policy == "alone":
@@ -201,17 +213,19 @@ def main() -> None:
     ap.add_argument("--section", default="followups", help="the benchmarks/README.md section --write replaces")
     ap.add_argument("--heading", default="## Follow-up questions", help="that section's heading")
     ap.add_argument("--shard", default="0/1", help="K/N: run only every N-th pair from the K-th (parallel --dump runs)")
+    ap.add_argument("--lang", help="run only the pairs in this language (zh/en; --from-dump can merge the dumps)")
     args = ap.parse_args()
     rows = [json.loads(x) for x in SET.read_text(encoding="utf-8").splitlines() if x.strip()]
     k, n = map(int, args.shard.split("/"))
+    if args.lang:
+        rows = [r for r in rows if r["lang"] == args.lang]
     embedder = retriever = None
     if args.cost or not args.from_dump:
         embedder = load_embedder(DEFAULT_MODEL)
         corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
         retriever, _ = corpus_retriever(corpus, embedder, Settings.load().cache)
     if args.from_dump:
-        recs = [undump(json.loads(x)) for f in args.from_dump for x in f.read_text(encoding="utf-8").splitlines()
-                if x.strip()]
+        recs = read_dumps(args.from_dump)
         # keyword coverage needs no model: recomputed, so a change to its rule needs no new run
         corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
         keywords, _ = corpus_retriever(corpus, None, Settings.load().cache)

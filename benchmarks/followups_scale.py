@@ -15,12 +15,11 @@ Run: `nice -n 10 python -m benchmarks.followups_scale --from-dump D0 D1 [--write
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.followups import EVAL, score, undump
+from benchmarks.followups import EVAL, read_dumps, score
 from benchmarks.machine import machine, update_section
 from qa import conversation
 from qa.config import DEFAULT_MODEL, Settings
@@ -111,8 +110,7 @@ def main() -> None:
     ap.add_argument("--vectors", type=Path, default=Path.home() / ".cache" / "newsqa" / "followups_q.npz")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
-    recs = [undump(json.loads(x)) for f in args.from_dump for x in f.read_text(encoding="utf-8").splitlines()
-            if x.strip()]
+    recs = read_dumps(args.from_dump)
     corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
     keywords, _ = corpus_retriever(corpus, None, Settings.load().cache)
     for r in recs:
