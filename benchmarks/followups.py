@@ -214,11 +214,12 @@ def main() -> None:
     ap.add_argument("--heading", default="## Follow-up questions", help="that section's heading")
     ap.add_argument("--shard", default="0/1", help="K/N: run only every N-th pair from the K-th (parallel --dump runs)")
     ap.add_argument("--lang", help="run only the pairs in this language (zh/en; --from-dump can merge the dumps)")
+    ap.add_argument("--split", help="run only the pairs of this half (dev/test)")
     args = ap.parse_args()
     rows = [json.loads(x) for x in SET.read_text(encoding="utf-8").splitlines() if x.strip()]
     k, n = map(int, args.shard.split("/"))
-    if args.lang:
-        rows = [r for r in rows if r["lang"] == args.lang]
+    if args.lang or args.split:
+        rows = [r for r in rows if r["lang"] == (args.lang or r["lang"]) and r["split"] == (args.split or r["split"])]
     embedder = retriever = None
     if args.cost or not args.from_dump:
         embedder = load_embedder(DEFAULT_MODEL)
