@@ -109,6 +109,7 @@ def main() -> None:
     ap.add_argument("--from-dump", type=Path, nargs="+", required=True, help="benchmarks/followups.py --dump files")
     ap.add_argument("--vectors", type=Path, default=Path.home() / ".cache" / "newsqa" / "followups_q.npz")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--section", default="followups-scale", help="the benchmarks/README.md section --write replaces")
     args = ap.parse_args()
     recs = read_dumps(args.from_dump)
     corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
@@ -139,7 +140,7 @@ def main() -> None:
                      f"{test['both']['un_joined']:.1%} | {test['both']['off_answered']:.1%} |")
     body = ("### Follow-ups: scale-free nearness (issue 9.1, fifth pass)\n\n"
             f"`nice -n 10 python -m benchmarks.followups_scale --from-dump RUNS` ({machine()}); RUNS: the "
-            "`benchmarks/followups.py --dump` of the fourth pass (same 700 pairs, same halves). z: near in units of "
+            "`benchmarks/followups.py --dump` files named in the text (same 700 pairs, same halves). z: near in units of "
             f"the question's own top-{TOP} dense spread; z over the mean: the cited passage's cosine minus the mean of those 50, in the same units; rank: the cited passage's rank by the question's dense "
             "cosine; lift: the joined search's in-scope score (the abstention rule's log-odds, fitted per language, "
             "qa/evidence.py RULE) minus the question alone's. \"cosine or …\": the shipped NEAR_LEAN, or the "
@@ -148,7 +149,7 @@ def main() -> None:
             "minus off-topic answered).\n\n" + "\n".join(lines))
     print(body)
     if args.write:
-        update_section("followups-scale", body)
+        update_section(args.section, body)
 
 
 if __name__ == "__main__":
