@@ -86,7 +86,7 @@ def run(rows: list[dict], retriever, scorer) -> list[dict]:
         near = conversation.nearness(retriever, alone, cited)
         ms = (time.perf_counter() - t) * 1000
         prev_id = next((h.chunk_id for h in previous.hits if int(h.row) == cited), None)
-        extra = {"coverage": conversation.coverage(retriever, q, lang),
+        extra = {"coverage": conversation.coverage(retriever, q, lang), "spread": alone.spread,
                  "own_numbers": conversation.own_numbers(q, alone, previous, cited),
                  "prev_cited": prev_id, "prev_cited_gold": prev_id in gold,
                  "alone_ids": [h.chunk_id for h in alone.hits], "joined_ids": [h.chunk_id for h in joined.hits],
@@ -134,7 +134,8 @@ def apply(rec: dict, policy: str, near: tuple[float, ...]) -> tuple[bool, dict, 
         own = conversation.own_ok(rec["own"], rec["coverage"])
         use, _ = conversation.choose(rec["_alone"], rec["_joined"], rec["leans"], own, "hybrid")
     else:
-        use = conversation.follows(rec["near"], rec["leans"], rec["coverage"], *near[:3], *near[4:6]) and \
+        use = conversation.follows(rec["near"], rec["leans"], rec["coverage"], *near[:3], *near[4:6],
+                                   spread=rec.get("spread")) and \
             (rec["_joined"].in_scope or rec["near"] >= near[3]) and not rec.get("own_numbers", False)
         if use:  # answered from the joined search even when its own score is low (qa/conversation.py decide)
             return True, rec["joined_first" if policy == "cited first" else "joined"], True
@@ -232,6 +233,10 @@ def main() -> None:
         keywords, _ = corpus_retriever(corpus, None, Settings.load().cache)
         for r in recs:
             r["coverage"] = conversation.coverage(keywords, r["question"], language_of(r["question"]))
+        if any("spread" not in r for r in recs):  # dumps before the spread was recorded: from cached query vectors
+            from benchmarks.followups_scale import VECTORS, features
+
+            features(recs, VECTORS)
     else:
         recs = run(rows[k::n], retriever, SentenceScorer(embedder, sentences=sentence_embedder(embedder)))
     near = tune(recs) if args.tune else (conversation.NEAR, conversation.NEAR_LEAN, conversation.COVERAGE_FLOOR,
@@ -266,7 +271,8 @@ def main() -> None:
             "first citation is the gold passage. Targets: follow-ups ≥ 90 %, unrelated joined ≤ 2 %. **decided**: "
             "joined when the question alone lands near the passage the previous answer cited (its cosine to it "
             f"minus its best passage cosine ≥ NEAR_LEAN {near[1]} when it leans on the context, ≥ NEAR {near[0]} "
-            f"otherwise; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles, or ≥ "
+            f"otherwise, or, leaning, ≥ NEAR_LOOSE {conversation.NEAR_LOOSE} and ≥ Z_LOOSE {conversation.Z_LOOSE} in "
+            "units of its own top-50 dense spread; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles, or ≥ "
             f"COVERAGE_EXACT {near[5]} when it is ≥ NEAR_EXACT {near[4]} near; not when its own numbers are in its "
             "own top passage but not in the cited one; answered when "
             f"the joined search is in scope or the question is ≥ FORCE_NEAR {near[3]} near), thresholds fitted on "

@@ -28,6 +28,7 @@ from qa.evaluate import corpus_retriever, read_jsonl
 from qa.replies import language_of
 
 TOP = 50
+VECTORS = Path.home() / ".cache" / "newsqa" / "followups_q.npz"
 
 
 def features(recs: list[dict], vectors_path: Path) -> None:
@@ -50,7 +51,8 @@ def features(recs: list[dict], vectors_path: Path) -> None:
         cos = passages @ cache[r["id"]]
         top = np.sort(cos)[::-1][:TOP]
         row = row_of.get(r["prev_cited"]) if r["prev_cited"] else None
-        r["z"] = None if row is None or r["near"] is None else r["near"] / float(top.std())
+        r["spread"] = float(top.std())
+        r["z"] = None if row is None or r["near"] is None else r["near"] / r["spread"]
         r["zmean"] = None if row is None else float((cos[row] - top.mean()) / top.std())
         r["rank"] = None if row is None else int((cos > cos[row]).sum()) + 1
 
@@ -58,6 +60,7 @@ def features(recs: list[dict], vectors_path: Path) -> None:
 def rule(rec: dict, kind: str, a: float, b: float) -> dict:
     """The record with "near" replaced so that `conversation.follows` applies the variant (a leaning question:
     nearness in z or rank units; `a`/`b` its thresholds)."""
+    rec = {**rec, "spread": None}  # the variants stand alone: no loosening by the shipped z rule underneath
     if rec["near"] is None or not rec["leans"] or kind == "cosine":
         return rec
     if kind == "z":
@@ -107,7 +110,7 @@ def evaluate(recs: list[dict], kind: str, a: float, b: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--from-dump", type=Path, nargs="+", required=True, help="benchmarks/followups.py --dump files")
-    ap.add_argument("--vectors", type=Path, default=Path.home() / ".cache" / "newsqa" / "followups_q.npz")
+    ap.add_argument("--vectors", type=Path, default=VECTORS)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--section", default="followups-scale", help="the benchmarks/README.md section --write replaces")
     args = ap.parse_args()
@@ -119,8 +122,9 @@ def main() -> None:
     features(recs, args.vectors)
     dev = [r for r in recs if r["split"] == "dev"]
     lines = ["| nearness of a leaning question | chosen on dev | dev: follow-ups right | dev: unrelated joined | "
+             "dev: off-topic answered | "
              "test zh / en / both: follow-ups right | test: unrelated joined | test: off-topic answered |",
-             "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|"]
     for kind, grid in GRIDS.items():
         best = None
         for a, b in grid:
@@ -135,7 +139,7 @@ def main() -> None:
         chosen = {"cosine": f"NEAR_LEAN {conversation.NEAR_LEAN}", "z": f"z ≥ {a}", "z over the mean": f"z over the mean ≥ {a}", "rank": f"rank ≤ {a:g}",
                   "cosine or rank": f"rank ≤ {a:g} and near ≥ {b}", "cosine or z": f"z ≥ {a} and near ≥ {b}",
                   "cosine or lift": f"lift ≥ {a} and near ≥ {b}"}[kind]
-        lines.append(f"| {kind} | {chosen} | {s['fu_right']:.1%} | {s['un_joined']:.1%} | "
+        lines.append(f"| {kind} | {chosen} | {s['fu_right']:.1%} | {s['un_joined']:.1%} | {s['off_answered']:.1%} | "
                      f"{test['zh']['fu_right']:.1%} / {test['en']['fu_right']:.1%} / {test['both']['fu_right']:.1%} | "
                      f"{test['both']['un_joined']:.1%} | {test['both']['off_answered']:.1%} |")
     body = ("### Follow-ups: scale-free nearness (issue 9.1, fifth pass)\n\n"
