@@ -15,6 +15,8 @@ the eval sets, `benchmarks/followups.jsonl`, fitted on its dev half):
   joined search is in scope or the question is within FORCE_NEAR of the cited passage: then it is answered
   even though its own relevance score is low, being about a passage the conversation already found (English
   questions over Chinese articles score low: the abstention rule alone turned away most English follow-ups).
+A leaning question a little further (NEAR_LOOSE) also follows when it is near in units of its own dense spread
+(Z_LOOSE: an English question's cosines to Chinese passages bunch closer than a Chinese one's).
 The wording is a prior, never enough alone: a leaning question far from the cited passage is searched alone.
 Numbers are hard evidence: a question whose own numbers (a year, an amount) occur in its own top passage but
 not in the cited one is about its own passage ("…en 2018…" after a question on another paragraph) and is
