@@ -86,7 +86,7 @@ def run(rows: list[dict], retriever, scorer) -> list[dict]:
         near = conversation.nearness(retriever, alone, cited)
         ms = (time.perf_counter() - t) * 1000
         prev_id = next((h.chunk_id for h in previous.hits if int(h.row) == cited), None)
-        extra = {"coverage": conversation.coverage(retriever, q, lang),
+        extra = {"coverage": conversation.coverage(retriever, q, lang), "spread": alone.spread,
                  "own_numbers": conversation.own_numbers(q, alone, previous, cited),
                  "prev_cited": prev_id, "prev_cited_gold": prev_id in gold,
                  "alone_ids": [h.chunk_id for h in alone.hits], "joined_ids": [h.chunk_id for h in joined.hits],
@@ -110,6 +110,18 @@ def undump(rec: dict) -> dict:
     return {**rec, "_alone": search(rec["alone"]), "_joined": search(rec["joined"])}
 
 
+def read_dumps(paths: list[Path]) -> list[dict]:
+    """The pairs of --dump files; a pair in a later file replaces the same pair in an earlier one (a re-run of
+    part of the set, e.g. `--lang en`, on top of a full run), in the set's order."""
+    by_id = {}
+    for f in paths:
+        for x in f.read_text(encoding="utf-8").splitlines():
+            if x.strip():
+                rec = json.loads(x)
+                by_id[rec["id"]] = rec
+    return [undump(r) for r in sorted(by_id.values(), key=lambda r: r["id"])]
+
+
 def apply(rec: dict, policy: str, near: tuple[float, ...]) -> tuple[bool, dict, bool]:
     """(context used, the outcome of the search answered, whether it is answered at all)."""
     if policy == "alone":
@@ -122,7 +134,8 @@ def apply(rec: dict, policy: str, near: tuple[float, ...]) -> tuple[bool, dict, 
         own = conversation.own_ok(rec["own"], rec["coverage"])
         use, _ = conversation.choose(rec["_alone"], rec["_joined"], rec["leans"], own, "hybrid")
     else:
-        use = conversation.follows(rec["near"], rec["leans"], rec["coverage"], *near[:3], *near[4:6]) and \
+        use = conversation.follows(rec["near"], rec["leans"], rec["coverage"], *near[:3], *near[4:6],
+                                   spread=rec.get("spread")) and \
             (rec["_joined"].in_scope or rec["near"] >= near[3]) and not rec.get("own_numbers", False)
         if use:  # answered from the joined search even when its own score is low (qa/conversation.py decide)
             return True, rec["joined_first" if policy == "cited first" else "joined"], True
@@ -201,22 +214,29 @@ def main() -> None:
     ap.add_argument("--section", default="followups", help="the benchmarks/README.md section --write replaces")
     ap.add_argument("--heading", default="## Follow-up questions", help="that section's heading")
     ap.add_argument("--shard", default="0/1", help="K/N: run only every N-th pair from the K-th (parallel --dump runs)")
+    ap.add_argument("--lang", help="run only the pairs in this language (zh/en; --from-dump can merge the dumps)")
+    ap.add_argument("--split", help="run only the pairs of this half (dev/test)")
     args = ap.parse_args()
     rows = [json.loads(x) for x in SET.read_text(encoding="utf-8").splitlines() if x.strip()]
     k, n = map(int, args.shard.split("/"))
+    if args.lang or args.split:
+        rows = [r for r in rows if r["lang"] == (args.lang or r["lang"]) and r["split"] == (args.split or r["split"])]
     embedder = retriever = None
     if args.cost or not args.from_dump:
         embedder = load_embedder(DEFAULT_MODEL)
         corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
         retriever, _ = corpus_retriever(corpus, embedder, Settings.load().cache)
     if args.from_dump:
-        recs = [undump(json.loads(x)) for f in args.from_dump for x in f.read_text(encoding="utf-8").splitlines()
-                if x.strip()]
+        recs = read_dumps(args.from_dump)
         # keyword coverage needs no model: recomputed, so a change to its rule needs no new run
         corpus = read_jsonl(EVAL / "xquad-zh" / "corpus.jsonl", ("id", "text"))
         keywords, _ = corpus_retriever(corpus, None, Settings.load().cache)
         for r in recs:
             r["coverage"] = conversation.coverage(keywords, r["question"], language_of(r["question"]))
+        if any("spread" not in r for r in recs):  # dumps before the spread was recorded: from cached query vectors
+            from benchmarks.followups_scale import VECTORS, features
+
+            features(recs, VECTORS)
     else:
         recs = run(rows[k::n], retriever, SentenceScorer(embedder, sentences=sentence_embedder(embedder)))
     near = tune(recs) if args.tune else (conversation.NEAR, conversation.NEAR_LEAN, conversation.COVERAGE_FLOOR,
@@ -251,7 +271,8 @@ def main() -> None:
             "first citation is the gold passage. Targets: follow-ups ≥ 90 %, unrelated joined ≤ 2 %. **decided**: "
             "joined when the question alone lands near the passage the previous answer cited (its cosine to it "
             f"minus its best passage cosine ≥ NEAR_LEAN {near[1]} when it leans on the context, ≥ NEAR {near[0]} "
-            f"otherwise; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles, or ≥ "
+            f"otherwise, or, leaning, ≥ NEAR_LOOSE {conversation.NEAR_LOOSE} and ≥ Z_LOOSE {conversation.Z_LOOSE} in "
+            "units of its own top-50 dense spread; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles, or ≥ "
             f"COVERAGE_EXACT {near[5]} when it is ≥ NEAR_EXACT {near[4]} near; not when its own numbers are in its "
             "own top passage but not in the cited one; answered when "
             f"the joined search is in scope or the question is ≥ FORCE_NEAR {near[3]} near), thresholds fitted on "

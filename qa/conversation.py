@@ -15,6 +15,8 @@ the eval sets, `benchmarks/followups.jsonl`, fitted on its dev half):
   joined search is in scope or the question is within FORCE_NEAR of the cited passage: then it is answered
   even though its own relevance score is low, being about a passage the conversation already found (English
   questions over Chinese articles score low: the abstention rule alone turned away most English follow-ups).
+A leaning question a little further (NEAR_LOOSE) also follows when it is near in units of its own dense spread
+(Z_LOOSE: an English question's cosines to Chinese passages bunch closer than a Chinese one's).
 The wording is a prior, never enough alone: a leaning question far from the cited passage is searched alone.
 Numbers are hard evidence: a question whose own numbers (a year, an amount) occur in its own top passage but
 not in the cited one is about its own passage ("…en 2018…" after a question on another paragraph) and is
@@ -43,6 +45,11 @@ COVERAGE_FLOOR = 0.8
 NEAR_EXACT = -0.005  # the question alone lands on the cited passage itself (within this of its own best) ...
 COVERAGE_EXACT = 0.6  # ... then this share of its own words in the articles is enough
 FORCE_NEAR = -1.0  # the joined search is answered although its own score is low only this near (-1: always)
+# A leaning question a little further than NEAR_LEAN (within NEAR_LOOSE) still follows up when its nearness is at
+# least Z_LOOSE in units of its own top-50 dense spread (cosines bunch differently per language and model; the
+# spread is scale-free). benchmarks/followups_scale.py, chosen on the dev half.
+NEAR_LOOSE = -0.045
+Z_LOOSE = -4.0
 # The rule before the cited passage was used (kept for keyword mode and as the benchmark's comparison).
 JOIN_MARGIN = 12.0
 LEAN_MARGIN = 1.0
@@ -93,6 +100,7 @@ class Search:
     score: float | None  # the in-scope rule's value (None: keyword mode or nothing found)
     in_scope: bool
     time: object = None  # the question's TimeScope (qa/timeexpr.py) when it names a time
+    spread: float | None = None  # standard deviation of its top-50 dense cosines (None: keyword mode)
 
 
 @dataclass(frozen=True)
@@ -110,12 +118,17 @@ def run_search(retriever: Retriever, scorer: SentenceScorer | None, query: str, 
     stats: dict = {}
     hits = retriever.search(query, k, mode, filters, query_vector=qvec, stats=stats, today=today)
     if not hits:
-        return Search(query, qvec, [], None, None, False, stats.get("time"))
+        return Search(query, qvec, [], None, None, False, stats.get("time"), _spread(stats))
     idf = retriever.store.idf(query_tokens(query))
     sig = signals(query, qvec, hits, scorer if qvec is not None else None, idf, retriever.store,
                   dense_top=stats.get("dense_top"))
     score = None if mode == "keyword" else sig.score(language)
-    return Search(query, qvec, hits, sig, score, in_scope(sig, language, mode), stats.get("time"))
+    return Search(query, qvec, hits, sig, score, in_scope(sig, language, mode), stats.get("time"), _spread(stats))
+
+
+def _spread(stats: dict) -> float | None:
+    top = stats.get("dense_top")
+    return float(np.std(top[:50])) if top is not None and len(top) > 1 else None
 
 
 def own_relevance(retriever: Retriever, scorer: SentenceScorer | None, alone: Search, joined: Search) -> float | None:
@@ -205,12 +218,14 @@ def nearness(retriever: Retriever, alone: Search, row: int | None) -> float | No
 
 def follows(near: float | None, leaning: bool, cover: float | None, near_floor: float = NEAR,
             near_lean: float = NEAR_LEAN, coverage_floor: float = COVERAGE_FLOOR, near_exact: float = NEAR_EXACT,
-            coverage_exact: float = COVERAGE_EXACT) -> bool:
-    """The rule of the module docstring: the question is about the passage the previous answer cited."""
+            coverage_exact: float = COVERAGE_EXACT, spread: float | None = None) -> bool:
+    """The rule of the module docstring: the question is about the passage the previous answer cited. `spread`: the
+    standard deviation of the question alone's top-50 dense cosines (NEAR_LOOSE / Z_LOOSE)."""
     if near is None:
         return False
     words = cover is None or cover >= coverage_floor or (near >= near_exact and cover >= coverage_exact)
-    return near >= (near_lean if leaning else near_floor) and words
+    loose = leaning and bool(spread) and near / spread >= Z_LOOSE and near >= NEAR_LOOSE
+    return (near >= (near_lean if leaning else near_floor) or loose) and words
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -245,7 +260,7 @@ def decide(retriever: Retriever, scorer: SentenceScorer | None, question: str, l
     previous = run_search(retriever, scorer, context, language_of(context), k, mode, filters, today)
     cited = cited_row(retriever, scorer, previous)
     near = nearness(retriever, alone, cited)
-    if not follows(near, leaning, coverage(retriever, question, language)) or \
+    if not follows(near, leaning, coverage(retriever, question, language), spread=alone.spread) or \
             not (joined.in_scope or near >= FORCE_NEAR):
         return Decision(alone, False, alone, joined, "the question alone is far from what the previous answer cited")
     if own_numbers(question, alone, previous, cited):

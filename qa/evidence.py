@@ -60,6 +60,11 @@ KEYWORD_SUPPORT = 0.65
 # the dev half: English answers quoted .750/.737 -> .770/.776 (dev/test); Chinese questions unchanged.
 CROSS_DENSE_WEIGHT = 0.5
 CROSS_NUMBER_BOOST = 0.2
+# Such a question's sentence cosines also use the combined model's other part (e5-small beside use-m3): this share
+# of e5's cosine plus the rest of use-m3's. benchmarks/evidence_both.py, chosen on the dev half: English answers
+# quoted .770/.776 -> .824/.809 (dev/test) with fewer sentences quoted; costs e5 sentence vectors (~0.5 s an answer
+# over passages not quoted before). Chinese questions keep use-m3 alone.
+CROSS_SECOND_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -91,12 +96,16 @@ class SentenceScorer:
 
     `embedder` is the index's model (the off-topic background is compared with the search's question
     vector); `sentences`, when given, embeds the sentences and the question for evidence instead
-    (`qa.embedding.sentence_embedder`: a fast part of a combined model)."""
+    (`qa.embedding.sentence_embedder`: a fast part of a combined model). The combined model's other part, when
+    there is exactly one, is `second` (`second_cosines`: for questions over articles in another language)."""
 
     def __init__(self, embedder, capacity: int = 4096, sentences=None) -> None:
         self.embedder = embedder
         self.sentence_model = sentences or embedder
+        others = [p for p in getattr(embedder, "parts", ()) if p is not self.sentence_model]
+        self.second = others[0] if sentences is not None and len(others) == 1 else None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.second_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._capacity = capacity
         self._background: np.ndarray | None = None
 
@@ -107,15 +116,24 @@ class SentenceScorer:
         return self.sentence_model.embed_queries([question])[0]
 
     def vectors(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        return self._vectors(self.sentence_model, self._cache, texts)
+
+    def second_cosines(self, question: str, texts: list[str]) -> np.ndarray | None:
+        """The sentences' cosines to the question by `second` (None without one)."""
+        if self.second is None:
+            return None
+        return self._vectors(self.second, self.second_cache, texts) @ self.second.embed_queries([question])[0]
+
+    def _vectors(self, model, cache: OrderedDict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
-            for t, v in zip(missing, self.sentence_model.embed_documents(missing)):
-                self._cache[t] = v
-                if len(self._cache) > self._capacity:
-                    self._cache.popitem(last=False)
+            for t, v in zip(missing, model.embed_documents(missing)):
+                cache[t] = v
+                if len(cache) > self._capacity:
+                    cache.popitem(last=False)
         for t in texts:
-            self._cache.move_to_end(t)
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.sentence_model.dim))
+            cache.move_to_end(t)
+        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, model.dim))
 
     def background(self, qvec: np.ndarray) -> np.ndarray:
         """Cosines of the question with BACKGROUND (its first len(BACKGROUND_ZH) are the Chinese ones)."""
@@ -181,11 +199,14 @@ def in_scope(sig: Signals, language: str, mode: str = "hybrid") -> bool:
 def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: SentenceScorer | None,
            idf: dict[str, float], max_sentences: int = 3, dense_weight: float | None = None,
            prior: float = 0.05, band: float = 0.15, number_boost: float | None = None,
-           literal: bool | None = None) -> list[Sentence]:
+           literal: bool | None = None, second_share: float | None = None) -> list[Sentence]:
     """Best 1-3 sentences over the passages, in passage order then text order: those scoring within `band`
     of the best, where score = dense_weight x scaled cosine + (1 - dense_weight) x keyword overlap - prior x
-    the passage's rank."""
+    the passage's rank. The cosine is the scorer's, mixed with `second_share` of its second model's when it has
+    one (CROSS_SECOND_SHARE for a question whose words are never in the sentences, else 0)."""
     cross = not keywords_apply(question)  # its words are never in the (Chinese) sentences
+    if second_share is None:
+        second_share = CROSS_SECOND_SHARE if cross else 0.0
     if dense_weight is None:
         dense_weight = CROSS_DENSE_WEIGHT if cross else 0.6
     if number_boost is None:
@@ -202,7 +223,12 @@ def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: 
             lit = np.array([sum(t in fold(s) for t in toks) / len(toks) for _, s, _, _ in cands])
             kw = np.maximum(kw, lit)
     if qvec is not None and scorer is not None:
-        cos = scorer.vectors([s for _, s, _, _ in cands]) @ scorer.question_vector(question, qvec)
+        texts = [s for _, s, _, _ in cands]
+        cos = scorer.vectors(texts) @ scorer.question_vector(question, qvec)
+        second = scorer.second_cosines(question, texts) if second_share and hasattr(scorer, "second_cosines") \
+            else None
+        if second is not None:
+            cos = second_share * second + (1 - second_share) * cos
         spread = cos.max() - cos.min()
         dense = (cos - cos.min()) / spread if spread > 1e-6 else np.ones_like(cos)
         score = dense_weight * dense + (1 - dense_weight) * kw
