@@ -2,6 +2,7 @@
 
     python benchmarks/milvus_scale_insert.py [--n 10000]
     python benchmarks/milvus_scale_insert.py --lite 2000 --batches 250,2000   # Milvus Lite: does batch size matter?
+    python benchmarks/milvus_scale_insert.py --variants 20000   # the server: batch size, threads, index after insert
 
 Two collections (row, gen, chunk JSON with a real news passage, 512-dim vector), filled in 1000-row
 requests: `MilvusClient.insert` with row dicts (pymilvus packs every value of every row in Python) and
@@ -49,12 +50,73 @@ def lite(n: int, batches: list[int]) -> None:
                   f"(load {Path('/proc/loadavg').read_text().split()[0]})", flush=True)
 
 
+def variants(n: int, which: list[str]) -> None:
+    """The passages collection of `write_corpus` (qa/store/milvus_build.py's schema, column inserts) filled
+    with n real passages in the Milvus 2.3.5 server, one fresh collection per variant, same server:
+      base        5000-row inserts into the collection created with its index (loaded), as write_corpus
+      batch20k    20000-row inserts, otherwise base
+      threads4    5000-row inserts from 4 threads at once
+      index-after the collection created without an index (not loaded): insert, flush, index, load
+    Ingest = insert + flush + index built + loaded. One JSON line per variant."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from milvus_servers import ROOT_TOKEN, milvus_server
+
+    from qa.store import milvus_build as mb
+    from qa.store import milvus_corpus as mc
+
+    chunks, arts = corpus(n)
+    x = np.random.default_rng(1).standard_normal((n, 512)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    with tempfile.TemporaryDirectory() as tmp, milvus_server(Path(tmp) / "s", timeout=400) as uri:
+        os.environ["QA_MILVUS_TOKEN"] = ROOT_TOKEN
+        from pymilvus import MilvusClient
+
+        c = MilvusClient(uri, token=ROOT_TOKEN)
+        for v in which:
+            (ps, pi), _ = mb._schemas(c, 512, False)
+            name = v.replace("-", "_")
+            t0 = time.perf_counter()
+            if v == "index-after":
+                c.create_collection(name, schema=ps, consistency_level="Strong")
+            else:
+                c.create_collection(name, schema=ps, index_params=pi, consistency_level="Strong")
+            batch = 20_000 if v == "batch20k" else 5000
+            parts = [(b, min(b + batch, n)) for b in range(0, n, batch)]
+
+            def one(part: tuple[int, int], name: str = name) -> None:
+                b, e = part
+                mc._insert_columns(c, name, chunks[b:e], arts, x[b:e], b, None)
+
+            with ThreadPoolExecutor(4 if v == "threads4" else 1) as pool:
+                list(pool.map(one, parts))
+            t_insert = time.perf_counter() - t0
+            if v == "index-after":
+                c.flush(name)
+                c.create_index(name, pi)
+                c.load_collection(name)
+            else:
+                mb.settle(c, name)
+            total = time.perf_counter() - t0
+            print(json.dumps({"variant": v, "n": n, "insert_s": round(t_insert, 1), "ingest_s": round(total, 1),
+                              "insert_rows_s": round(n / t_insert), "ingest_rows_s": round(n / total),
+                              "load": Path("/proc/loadavg").read_text().split()[0],
+                              "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}), flush=True)
+            c.drop_collection(name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--lite", type=int, help="instead: this many rows into Milvus Lite per --batches size")
     ap.add_argument("--batches", default="250,2000")
+    ap.add_argument("--variants", type=int, help="instead: this many rows into the server per insert variant")
+    ap.add_argument("--which", default="base,batch20k,threads4,index-after")
     args = ap.parse_args()
+    if args.variants:
+        variants(args.variants, args.which.split(","))
+        return
     if args.lite:
         lite(args.lite, [int(b) for b in args.batches.split(",")])
         return
