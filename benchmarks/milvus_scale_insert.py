@@ -3,6 +3,7 @@
     python benchmarks/milvus_scale_insert.py [--n 10000]
     python benchmarks/milvus_scale_insert.py --lite 2000 --batches 250,2000   # Milvus Lite: does batch size matter?
     python benchmarks/milvus_scale_insert.py --variants 20000   # the server: batch size, threads, index after insert
+    python benchmarks/milvus_scale_insert.py --lite-ab 1000     # Lite: its own jieba (format 2) vs terms cut first (3)
 
 Two collections (row, gen, chunk JSON with a real news passage, 512-dim vector), filled in 1000-row
 requests: `MilvusClient.insert` with row dicts (pymilvus packs every value of every row in Python) and
@@ -106,6 +107,53 @@ def variants(n: int, which: list[str]) -> None:
             c.drop_collection(name)
 
 
+def lite_ab(n: int, rounds: int = 2) -> None:
+    """The same n real passages into embedded Milvus Lite with BM25, alternately (so both see the same load):
+      jieba   format 2: the folded text, Lite's jieba analyzer (search mode) cuts it inside the insert
+      terms   format 3: qa.text.tokens_many cuts it first (every core), Lite's `standard` analyzer splits
+    A minimal collection (row, 2-dim vector, text, BM25 sparse), 2000-row inserts, one per variant and round.
+    Rows/s include the cutting. One JSON line per variant and round."""
+    import re
+
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    from qa.store import milvus as mv
+    from qa.text import fold, tokens_many
+
+    chunks, _ = corpus(n)
+    texts = [ch["text"] for ch in chunks]
+    tokens_many(texts[:10])  # jieba loaded before timing, as in a build
+    for rnd in range(rounds):
+        for v in ("jieba", "terms"):
+            with tempfile.TemporaryDirectory() as tmp:
+                c = MilvusClient(f"{tmp}/ab.db")
+                an = {"tokenizer": {"type": "jieba", "mode": "search"}} if v == "jieba" else mv.analyzer(True)
+                s = c.create_schema(auto_id=False, enable_dynamic_field=False)
+                s.add_field("row", DataType.INT64, is_primary=True)
+                s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+                s.add_field("t", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params=an)
+                s.add_field("sp", DataType.SPARSE_FLOAT_VECTOR)
+                s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["t"],
+                                        output_field_names=["sp"]))
+                i = c.prepare_index_params()
+                i.add_index("v", index_type="FLAT", metric_type="L2")
+                i.add_index("sp", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+                c.create_collection("ab", schema=s, index_params=i)
+                t = time.perf_counter()
+                for b in range(0, n, 2000):  # qa.text.tokens_many forks from 2000 texts on
+                    part = texts[b:b + 2000]
+                    if v == "jieba":
+                        col = [re.sub(r"[^\w]+", " ", fold(x)).strip() for x in part]
+                    else:
+                        col = [mv.terms(tk) for tk in tokens_many(part)]
+                    c.insert("ab", [{"row": b + j, "v": [0.0, 1.0], "t": x} for j, x in enumerate(col)])
+                secs = time.perf_counter() - t
+                c.close()
+            print(json.dumps({"variant": v, "round": rnd, "n": n, "seconds": round(secs, 1),
+                              "rows_s": round(n / secs, 1), "load": Path("/proc/loadavg").read_text().split()[0],
+                              "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
@@ -113,7 +161,11 @@ def main() -> None:
     ap.add_argument("--batches", default="250,2000")
     ap.add_argument("--variants", type=int, help="instead: this many rows into the server per insert variant")
     ap.add_argument("--which", default="base,batch20k,threads4,index-after")
+    ap.add_argument("--lite-ab", type=int, help="instead: this many rows into Lite, its jieba vs terms cut first")
     args = ap.parse_args()
+    if args.lite_ab:
+        lite_ab(args.lite_ab)
+        return
     if args.variants:
         variants(args.variants, args.which.split(","))
         return
