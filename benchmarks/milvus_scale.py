@@ -180,13 +180,15 @@ def run_milvus(spec, x, qs, chunks, articles, model, tmp: Path, app: bool, env: 
 
     phases: dict = {}
     t = time.perf_counter()
-    t_log = [t]
+    t_log, cpu0 = [t], sum(os.times()[:4])
 
     def progress(done: int, total: int) -> None:  # a long run's insert rate, even if it is stopped
         if time.perf_counter() - t_log[0] > 60 or done == total:
             t_log[0] = time.perf_counter()
+            cpu = sum(os.times()[:4]) - cpu0  # this process (embedded Lite's threads too) and its workers
             print(f"inserted {done:,}/{total:,} in {t_log[0] - t:.0f} s: {done / (t_log[0] - t):.0f} rows/s, "
-                  f"load {Path('/proc/loadavg').read_text().split()[0]}, client RSS {rss_mb():.0f} MB", flush=True)
+                  f"{cpu / done * 1000:.1f} CPU ms a row, load {Path('/proc/loadavg').read_text().split()[0]}, "
+                  f"client RSS {rss_mb():.0f} MB", flush=True)
 
     store = write_corpus(spec, chunks, articles, x, model, timings=phases, progress=progress)
     ingest = time.perf_counter() - t

@@ -58,7 +58,8 @@ def variants(n: int, which: list[str]) -> None:
       batch20k    20000-row inserts, otherwise base
       threads4    5000-row inserts from 4 threads at once
       index-after the collection created without an index (not loaded): insert, flush, index, load
-    Ingest = insert + flush + index built + loaded. One JSON line per variant."""
+    Ingest = insert + flush + index built + loaded. CPU seconds of this process and of the server's processes
+    over it (what the ingest costs whatever the machine's load). One JSON line per variant."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
@@ -78,7 +79,7 @@ def variants(n: int, which: list[str]) -> None:
         for v in which:
             (ps, pi), _ = mb._schemas(c, 512, False)
             name = v.replace("-", "_")
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _cpu_seconds()
             if v == "index-after":
                 c.create_collection(name, schema=ps, consistency_level="Strong")
             else:
@@ -99,12 +100,37 @@ def variants(n: int, which: list[str]) -> None:
                 c.load_collection(name)
             else:
                 mb.settle(c, name)
-            total = time.perf_counter() - t0
+            total, cpu = time.perf_counter() - t0, _cpu_seconds()
             print(json.dumps({"variant": v, "n": n, "insert_s": round(t_insert, 1), "ingest_s": round(total, 1),
+                              "client_cpu_s": round(cpu[0] - cpu0[0], 1), "server_cpu_s": round(cpu[1] - cpu0[1], 1),
                               "insert_rows_s": round(n / t_insert), "ingest_rows_s": round(n / total),
                               "load": Path("/proc/loadavg").read_text().split()[0],
                               "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}), flush=True)
             c.drop_collection(name)
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """(this process + its reaped children, its live descendants: embedded Lite's server process) CPU s."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def descendants(pid: int) -> list[int]:
+        out = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            for child in (task / "children").read_text().split():
+                out += [int(child), *descendants(int(child))]
+        return out
+
+    live = 0.0
+    for pid in descendants(os.getpid()):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            live += (int(fields[11]) + int(fields[12])) / tick
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system, live
 
 
 def lite_ab(n: int, rounds: int = 2) -> None:
@@ -112,7 +138,9 @@ def lite_ab(n: int, rounds: int = 2) -> None:
       jieba   format 2: the folded text, Lite's jieba analyzer (search mode) cuts it inside the insert
       terms   format 3: qa.text.tokens_many cuts it first (every core), Lite's `standard` analyzer splits
     A minimal collection (row, 2-dim vector, text, BM25 sparse), 2000-row inserts, one per variant and round.
-    Rows/s include the cutting. One JSON line per variant and round."""
+    Rows/s include the cutting. CPU seconds, which the load changes far less than wall seconds: this process
+    and its tokenising workers ("client"), and embedded Lite's own server process ("lite", where its jieba
+    runs). One JSON line per variant and round."""
     import re
 
     from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -139,7 +167,7 @@ def lite_ab(n: int, rounds: int = 2) -> None:
                 i.add_index("v", index_type="FLAT", metric_type="L2")
                 i.add_index("sp", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
                 c.create_collection("ab", schema=s, index_params=i)
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), _cpu_seconds()
                 for b in range(0, n, 2000):  # qa.text.tokens_many forks from 2000 texts on
                     part = texts[b:b + 2000]
                     if v == "jieba":
@@ -148,8 +176,10 @@ def lite_ab(n: int, rounds: int = 2) -> None:
                         col = [mv.terms(tk) for tk in tokens_many(part)]
                     c.insert("ab", [{"row": b + j, "v": [0.0, 1.0], "t": x} for j, x in enumerate(col)])
                 secs = time.perf_counter() - t
+                after = _cpu_seconds()
                 c.close()
             print(json.dumps({"variant": v, "round": rnd, "n": n, "seconds": round(secs, 1),
+                              "client_cpu_s": round(after[0] - cpu[0], 1), "lite_cpu_s": round(after[1] - cpu[1], 1),
                               "rows_s": round(n / secs, 1), "load": Path("/proc/loadavg").read_text().split()[0],
                               "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}), flush=True)
 
