@@ -52,7 +52,7 @@ HNSW = {"M": 32, "efConstruction": 80}  # as qa/dense.py; nested under "params" 
 EF_SEARCH = 1024
 ARTICLE_CACHE = 4096  # articles kept per store object (one generation)
 READ_CONSISTENCY = "Session"
-GRACE_SECONDS = 6.0  # a busy server (or Lite loading jieba) can take seconds to accept
+GRACE_SECONDS = 6.0  # a busy server can take seconds to accept
 # 3: BM25 over `terms`, the passage's keyword tokens (qa.text.tokens: this process's jieba with the user
 #    dictionary, cut on every core) written out, so Milvus only splits on spaces; 2: Milvus ran jieba itself
 #    (in Lite: in the inserting process, ~35 rows/s). Dense-only indexes (no BM25) are the same in 2 and 3.
