@@ -198,7 +198,7 @@ def run_milvus(spec, x, qs, chunks, articles, model, tmp: Path, app: bool, env: 
            "phases": phases, "client_rss_mb": rss_mb()}
     store.close()
     mv.forget(spec)
-    if mv.store_kind(spec) == "lite" and "terms" in phases:  # keyword tokens cut before inserting (format 3)
+    if spec.endswith(".db") and phases.get("terms"):  # keyword tokens cut before inserting (format 3)
         out["terms_rows_s"] = len(chunks) / phases["terms"]
     if app:
         (tmp / "index").mkdir(exist_ok=True)
