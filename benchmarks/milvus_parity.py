@@ -1,11 +1,14 @@
 """Parity of the Milvus Lite store with the local store: MRR@10 per eval set and mode, same passages,
 same passage vectors (the vector cache), same query vectors, same fusion (qa/fusion.py) above the seam.
 
-    python benchmarks/milvus_parity.py [--model use-m3] [--limit 300] [--no-write]
+    python benchmarks/milvus_parity.py [--model use-m3] [--limit 300] [--sets a,b] [--section terms] [--no-write]
+
+`--section NAME` writes the table into its own README section (`milvus-parity-NAME`), beside the first one.
 
 Differences can only come from below the seam: the dense index (Milvus HNSW, ef 1024, vs FAISS flat at
-these sizes), BM25 (Milvus Lite's jieba analyzer over the folded text vs the local jieba tokens, its IDF
-per segment, ties) and the keyword side's coverage/IDF estimates.
+these sizes), BM25 (since store format 3 the same jieba tokens as the local store, written out as terms;
+before, Milvus Lite's own jieba over the folded text), IDF per segment, ties, and the keyword side's
+coverage/IDF estimates.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def main() -> None:
     ap.add_argument("--model", default="use-m3")
     ap.add_argument("--limit", type=int, default=300, help="questions per set (a fixed subsample)")
     ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--section", default="", help="publish into the section milvus-parity-NAME instead")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     settings = Settings.load()
@@ -85,12 +89,18 @@ def main() -> None:
     for name, n, nq, mode, a, b, ta, tb in rows:
         worst = max(worst, abs(a - b))
         lines.append(f"| {name} | {n} | {nq} | {mode} | {a:.3f} | {b:.3f} | {b - a:+.3f} | {ta:.1f} | {tb:.1f} |")
-    text = (f"Model {args.model} for both stores (same cached passage vectors and query vectors); "
+    import qa.store.milvus as mv
+
+    text = (f"Store format {mv.FORMAT}. Model {args.model} for both stores (same cached passage vectors and query vectors); "
             f"{args.limit} questions a set at most (a fixed subsample by id hash). Largest difference: "
             f"{worst:.3f} (target: under .01). ms/q includes fusion and reading the hits' passages. "
             f"Machine: {machine()}.\n\n" + "\n".join(lines) + "\n\n" + "; ".join(notes) + ".")
-    publish("milvus-parity", "## Milvus Lite parity with the local store (benchmarks/milvus_parity.py)", text,
-            not args.no_write)
+    name = f"milvus-parity-{args.section}" if args.section else "milvus-parity"
+    heading = "## Milvus Lite parity with the local store (benchmarks/milvus_parity.py)"
+    if args.section:
+        heading = (f"### Milvus Lite parity, keyword terms cut by newsqa (store format {mv.FORMAT}, "
+                   f"benchmarks/milvus_parity.py --section {args.section})")
+    publish(name, heading, text, not args.no_write)
 
 
 if __name__ == "__main__":

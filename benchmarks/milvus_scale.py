@@ -2,6 +2,7 @@
 
     python benchmarks/milvus_scale.py --n 100000 --stores local,lite,server [--app] [--no-write]
     python benchmarks/milvus_scale.py --table        # only re-publish the table from the results file
+    python benchmarks/milvus_scale.py --n 100000 --stores local --app --label "(app RSS)"   # a second row
 
 Vectors (`--vectors real`, the default): every real use-m3 passage vector in the `qa eval` cache
 (~/.cache/newsqa/eval/<use-m3 key>: the chronoqa, cmrc, drcd and xquad passages, ~7.8k; no news-corpus
@@ -179,7 +180,17 @@ def run_milvus(spec, x, qs, chunks, articles, model, tmp: Path, app: bool, env: 
 
     phases: dict = {}
     t = time.perf_counter()
-    store = write_corpus(spec, chunks, articles, x, model, timings=phases)
+    t_log, cpu0 = [t], sum(os.times()[:4])
+
+    def progress(done: int, total: int) -> None:  # a long run's insert rate, even if it is stopped
+        if time.perf_counter() - t_log[0] > 60 or done == total:
+            t_log[0] = time.perf_counter()
+            cpu = sum(os.times()[:4]) - cpu0  # this process (embedded Lite's threads too) and its workers
+            print(f"inserted {done:,}/{total:,} in {t_log[0] - t:.0f} s: {done / (t_log[0] - t):.0f} rows/s, "
+                  f"{cpu / done * 1000:.1f} CPU ms a row, load {Path('/proc/loadavg').read_text().split()[0]}, "
+                  f"client RSS {rss_mb():.0f} MB", flush=True)
+
+    store = write_corpus(spec, chunks, articles, x, model, timings=phases, progress=progress)
     ingest = time.perf_counter() - t
     print("ingested", {k: round(v, 1) for k, v in phases.items()}, flush=True)
     p50, p95 = timed(lambda v: store.dense(v, 50), qs)
@@ -187,14 +198,8 @@ def run_milvus(spec, x, qs, chunks, articles, model, tmp: Path, app: bool, env: 
            "phases": phases, "client_rss_mb": rss_mb()}
     store.close()
     mv.forget(spec)
-    if mv.store_kind(spec) == "lite":  # what Lite's BM25 function does to every row, in this process
-        import jieba
-
-        texts = [mv.folded(ch["text"]) for ch in chunks[:1000]]
-        t = time.perf_counter()
-        for text in texts:
-            list(jieba.cut_for_search(text))
-        out["jieba_rows_s"] = len(texts) / (time.perf_counter() - t)
+    if spec.endswith(".db") and phases.get("terms"):  # keyword tokens cut before inserting (format 3)
+        out["terms_rows_s"] = len(chunks) / phases["terms"]
     if app:
         (tmp / "index").mkdir(exist_ok=True)
         out.update(app_rss(tmp / "index", {**env, "QA_STORE": spec}))
@@ -206,13 +211,15 @@ def table(rows: dict) -> str:
              "| app RSS after 20 questions MB | app peak RSS MB | date, load at start |",
              "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
     order = {"local": 0, "lite": 1, "server": 2}
-    for key in sorted(rows, key=lambda k: (int(k.split(":")[0]), order.get(k.split(":")[1], 9))):
+    for key in sorted(rows, key=lambda k: (int(k.split(":")[0]), order.get(k.split(":")[1].split()[0], 9), k)):
         r = rows[key]
         n, name = key.split(":")
         ph = r.get("phases", {})
         split = (f" ({ph['insert']:.0f} / {ph['settle']:.0f})" if "insert" in ph else "")
         if "jieba_rows_s" in r:  # what Lite's BM25 analyzer costs on its own (see the notes below the table)
             split += f"; jieba alone {r['jieba_rows_s']:.0f} rows/s"
+        if "terms_rows_s" in r:  # format 3: the keyword tokens cut on every core before the insert
+            split += f"; of the insert, cutting terms {ph['terms']:.0f} s ({r['terms_rows_s']:.0f} rows/s)"
         app = (f"{r['app_rss_mb']:.0f}", f"{r['app_hwm_mb']:.0f}") if "app_rss_mb" in r else ("", "")
         lines.append(f"| {int(n):,} | {name} | {r['kind']} | {r['ingest_rows_s']:,.0f} | {r['ingest_s']:.0f}{split} | "
                      f"{r['p50']:.1f} | {r['p95']:.1f} | {app[0]} | {app[1]} | {r['date']}, {r['load']} |")
@@ -230,6 +237,7 @@ def main() -> None:
     ap.add_argument("--vectors", choices=["real", "random"], default="real")
     ap.add_argument("--app", action="store_true", help="also measure app.py's RSS over this store (local, server)")
     ap.add_argument("--table", action="store_true", help="only publish the table from the results file")
+    ap.add_argument("--label", default="", help="keep this row beside an earlier one of the same size and store")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     rows = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
@@ -261,7 +269,7 @@ def main() -> None:
                         r = run_milvus(uri, x, qs, chunks, articles, model, work, args.app,
                                        {"QA_MILVUS_TOKEN": ROOT_TOKEN, "QA_MILVUS_COLLECTION": "scale"})
                 r.update(stamp, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-                rows[f"{args.n}:{name}"] = r
+                rows[f"{args.n}:{name}" + (f" {args.label}" if args.label else "")] = r
                 print(name, r, flush=True)
                 if not args.no_write:
                     rows = {**(json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}), **rows}  # runs in parallel

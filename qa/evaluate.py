@@ -103,7 +103,8 @@ def _milvus_corpus(spec: str, chunks: list[dict], articles: dict[str, dict], mod
                             .encode()).hexdigest()
     with mv.collections(f"{mv.prefix()}_eval"), mv.errors(spec):
         found = mv.read_manifest(mv.client(spec), spec)
-        if found is not None and found.get("settings", {}).get("eval_corpus") == digest:
+        if found is not None and found.get("settings", {}).get("eval_corpus") == digest \
+                and found.get("format") == mv.FORMAT:
             return mv.MilvusStore.open(spec)
         return write_corpus(spec, chunks, articles, vectors(), model, settings={"eval_corpus": digest})
 

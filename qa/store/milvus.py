@@ -4,7 +4,7 @@ Collections (prefix `newsqa`, or QA_MILVUS_COLLECTION):
 
     <prefix>_meta        one row, key "manifest": the live manifest (model, settings, generation, epoch)
     <prefix>_p<epoch>    passages: row (pk), gen, article_id, source, date, chunk (JSON), hash, vector,
-                         and where the server has BM25 (Lite, Milvus >= 2.5): folded text -> sparse (BM25)
+                         and where the server has BM25 (Lite, Milvus >= 2.5): terms -> sparse (BM25)
     <prefix>_a<epoch>    articles: one row per 16k characters of the record's JSON, keyed gen:id:part
 
 `qa eval` writes its corpus under `<prefix>_eval` (`collections`), beside the app's index.
@@ -31,8 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import IndexError_
-from ..keywords import K1
-from ..text import fold
+from ..keywords import K1, B
 from .base import DenseHits, Store
 from .milvus_connect import (  # noqa: F401 - re-exported: callers use milvus.client, milvus.explain, ...
     BM25_SINCE,
@@ -53,7 +52,14 @@ HNSW = {"M": 32, "efConstruction": 80}  # as qa/dense.py; nested under "params" 
 EF_SEARCH = 1024
 ARTICLE_CACHE = 4096  # articles kept per store object (one generation)
 READ_CONSISTENCY = "Session"
-GRACE_SECONDS = 6.0  # a busy server (or Lite loading jieba) can take seconds to accept
+GRACE_SECONDS = 6.0  # a busy server can take seconds to accept
+# 3: BM25 over `terms`, the passage's keyword tokens (qa.text.tokens: this process's jieba with the user
+#    dictionary, cut on every core) written out, so Milvus only splits on spaces; 2: Milvus ran jieba itself
+#    (in Lite: in the inserting process, ~35 rows/s). Dense-only indexes (no BM25) are the same in 2 and 3.
+FORMAT = 3
+BM25_PARAMS = {"bm25_k1": K1, "bm25_b": B}  # as the local store (bm25s); Lite's own default k1 is 1.5
+TERMS_BYTES = 65_000  # VARCHAR max_length is 65535 bytes
+_PLAIN, _PLAIN_RUN = re.compile(r"[^\W_]"), re.compile(r"[^\W_]+")
 
 
 def read_manifest(c, spec: str, consistency: str = "Strong") -> dict | None:
@@ -82,10 +88,40 @@ def visible(manifest: dict) -> str:
     return expr
 
 
-def folded(text: str) -> str:
-    """What BM25 indexes and is asked: traditional -> simplified, width and case folded (as the local
-    store's tokens), punctuation to spaces (the local store drops punctuation tokens)."""
-    return re.sub(r"[^\w]+", " ", fold(text)).strip()
+def term(token: str) -> str:
+    """A keyword token as one run of word characters: Lite's `standard` analyzer keeps `\\w+` runs (lower-
+    cased), a server's `whitespace` analyzer splits on spaces only, so every other character (and `_`, and
+    one that lower-casing changes) is written `_<hex>_`. One-to-one: two tokens match in Milvus exactly
+    when they are equal, e.g. jieba's "gpt-4" stays one term ("gpt_2d_4"), as in the local store."""
+    if _PLAIN_RUN.fullmatch(token) and token.lower() == token:  # nearly every token
+        return token
+    return "".join(ch if _PLAIN.match(ch) and ch.lower() == ch else f"_{ord(ch):x}_" for ch in token)
+
+
+def terms(tokens: Sequence[str]) -> str:
+    """What BM25 indexes (a passage's `qa.text.tokens`) or is asked (a question's distinct tokens: the
+    local store counts a repeated question token once, Milvus once per occurrence)."""
+    out = " ".join(term(t) for t in tokens if t)
+    if len(out.encode()) > TERMS_BYTES:  # a passage far over max_chunk_chars: keep whole terms that fit
+        out = out.encode()[:TERMS_BYTES].decode(errors="ignore").rsplit(" ", 1)[0]
+    return out
+
+
+def analyzer(lite: bool) -> dict:
+    """The BM25 field's analyzer: Lite 3.2.2 knows only `standard` and `jieba` (no `whitespace`); on the
+    pre-written terms its `standard` (`\\w+`) splits exactly at the spaces. A server: `whitespace`."""
+    return {"tokenizer": "standard" if lite else "whitespace"}
+
+
+def _check_format(manifest: dict, spec: str) -> None:
+    """Refuse an index whose keyword side this version cannot ask (built before pre-tokenised terms)."""
+    fmt = int(manifest.get("format") or 1)
+    if fmt > FORMAT:
+        raise IndexError_(f"the index in Milvus at {spec} was written by a newer newsqa (format {fmt}, this one "
+                          f"reads {FORMAT}): upgrade newsqa, or {_fix_build(spec)} to rebuild it")
+    if fmt < FORMAT and manifest.get("bm25"):
+        raise IndexError_(f"the index in Milvus at {spec} uses the old keyword format {fmt} (Milvus cut the words; "
+                          f"now newsqa does): {_fix_build(spec)} to rebuild it (vectors are reused, none embedded)")
 
 
 class MilvusStore(Store):
@@ -102,6 +138,7 @@ class MilvusStore(Store):
         manifest = read_manifest(c, spec, READ_CONSISTENCY)
         if manifest is None:
             raise IndexError_(f"no newsqa index ({prefix()}_meta) in Milvus at {spec}: {_fix_build(spec)}")
+        _check_format(manifest, spec)
         try:
             for name in manifest["collections"].values():
                 c.load_collection(name)
@@ -164,12 +201,13 @@ class MilvusStore(Store):
     def keyword(self, question: str, tokens: Sequence[str], n: int, filters=None) -> dict[int, float]:
         self._need_bm25()
         expr = self._filter(filters)
-        text = folded(question)
-        if expr is None or not text or not tokens:
+        text = terms(list(dict.fromkeys(tokens)))
+        if expr is None or not text:
             return {}
         res = self._call(self._c.search, self._p, data=[text], anns_field="sparse", limit=n, filter=expr,
                          output_fields=["row"], search_params={"metric_type": "BM25"})
         # Lite returns BM25 negated (a distance); both include (k1 + 1), which bm25s (Lucene) leaves out.
+        # Same tokens, k1, b and IDF formula as the local store: equal scores while IDF spans one segment.
         return {int(h["entity"]["row"]): abs(float(h["distance"])) / (K1 + 1) for h in (res[0] if res else [])}
 
     def _terms(self, tokens: Sequence[str]) -> dict[str, tuple[bool, float]]:
@@ -179,7 +217,7 @@ class MilvusStore(Store):
         self._need_bm25()
         todo = [t for t in dict.fromkeys(tokens) if t and t not in self._idf_cache]
         if todo:
-            res = self._call(self._c.search, self._p, data=[folded(t) or t for t in todo], anns_field="sparse",
+            res = self._call(self._c.search, self._p, data=[terms([t]) for t in todo], anns_field="sparse",
                              limit=10, filter=self._visible, output_fields=["row"],
                              search_params={"metric_type": "BM25"})
             for t, hits in zip(todo, res):
@@ -188,8 +226,8 @@ class MilvusStore(Store):
         return {t: self._idf_cache[t] for t in dict.fromkeys(tokens) if t}
 
     def coverage(self, tokens: Sequence[str]) -> float:
-        terms = self._terms(tokens)
-        return sum(seen for seen, _ in terms.values()) / len(terms) if terms else 0.0
+        got = self._terms(tokens)
+        return sum(seen for seen, _ in got.values()) / len(got) if got else 0.0
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         if not self.has_keywords:

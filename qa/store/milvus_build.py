@@ -41,26 +41,16 @@ from ..index import (
     seed_files,
     settings_identity,
 )
-from ..text import load_userdict
+from ..text import load_userdict, tokens_many
 from . import milvus as mv
 from .milvus_read import _add_article, _catalogue, _file_articles, _live_files, _marks_digest, _scan
 
-FORMAT = 2  # 2: articles of every format (qa/sources), syndicated copies folded (`marks`)
+FORMAT = mv.FORMAT  # 2: articles of every format (qa/sources), copies folded (`marks`); 3: BM25 `terms`
 RETIRE_MAX = 1000  # more changed articles than this: a new epoch (keeps the manifest row small)
-BATCH_CHUNKS = 512
+BATCH_CHUNKS = 2048  # >= qa.text.tokens_many's parallel threshold: a batch's terms are cut on every core
 
 
-def _userdict_words(settings: Settings) -> list[str]:
-    """The user dictionary's words (first column), for the analyzer: a Milvus server (and Lite served over
-    gRPC) runs its own jieba, which has not loaded this process's dictionary."""
-    path = settings.userdict_path()
-    if path is None or not path.is_file():
-        return []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return [w for w in (line.split()[0] if line.split() else "" for line in lines) if w]
-
-
-def _schemas(c, dim: int, bm25: bool, words: list[str]):
+def _schemas(c, dim: int, bm25: bool):
     from pymilvus import DataType, Function, FunctionType
 
     p = c.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -75,15 +65,16 @@ def _schemas(c, dim: int, bm25: bool, words: list[str]):
     pi = c.prepare_index_params()
     pi.add_index("vector", index_type="HNSW", metric_type="IP", params={"params": dict(mv.HNSW)})
     if bm25:
-        # jieba's "search" mode is jieba.cut_for_search, as the local store's tokens. (Embedded Lite shares
-        # this process's jieba, so its words are process-global: the dictionary is loaded here anyway.)
-        p.add_field("folded", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
-                    analyzer_params={"tokenizer": {"type": "jieba", "mode": "search",
-                                                   "dict": ["_default_", *words]}})
+        # `terms`: the passage's qa.text.tokens (jieba cut_for_search of the folded text, this process's
+        # user dictionary), cut here on every core; Milvus only splits them at spaces (milvus.analyzer).
+        lite = mv.version(c)[0].startswith("milvus_lite")
+        p.add_field("terms", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
+                    analyzer_params=mv.analyzer(lite))
         p.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        p.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["folded"],
+        p.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"],
                                 output_field_names=["sparse"]))
-        pi.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        pi.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                     params={"params": dict(mv.BM25_PARAMS)})  # nested, or Lite drops them
     a = c.create_schema(auto_id=False, enable_dynamic_field=False)
     a.add_field("key", DataType.VARCHAR, is_primary=True, max_length=600)
     a.add_field("article_id", DataType.VARCHAR, max_length=512)
@@ -100,6 +91,13 @@ def _schemas(c, dim: int, bm25: bool, words: list[str]):
     ai = c.prepare_index_params()
     ai.add_index("_v", index_type="FLAT", metric_type="L2")
     return (p, pi), (a, ai)
+
+
+def _same_format(old: dict, bm25: bool) -> bool:
+    """Can a build add to this index? Format 3 changed only the BM25 field: a dense-only index of format 2
+    (a server before 2.5) is kept, a keyword one is rebuilt (a new epoch, its vectors reused)."""
+    fmt = old.get("format")
+    return fmt == FORMAT or (fmt == 2 and not bm25 and not old.get("bm25"))
 
 
 def _ensure_meta(c) -> str:
@@ -249,7 +247,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
     if old is not None:
         _load(c, old)
         old = _finish(c, old)
-    same = old is not None and old.get("format") == FORMAT and old["model"] == model and \
+    same = old is not None and _same_format(old, bm25) and old["model"] == model and \
         old["settings"] == ident and old.get("bm25") == bm25
     groups = _scan(files, settings.seeds, report, settings.follow_links)
     cat = _catalogue(settings, groups, report, progress)
@@ -275,7 +273,7 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
                     (old is None or name not in old["collections"].values()):
                 c.drop_collection(name)
         collections = {"passages": f"{mv.prefix()}_p{epoch}", "articles": f"{mv.prefix()}_a{epoch}"}
-        (ps, pi), (as_, ai) = _schemas(c, embedder.dim, bm25, _userdict_words(settings))
+        (ps, pi), (as_, ai) = _schemas(c, embedder.dim, bm25)
         c.create_collection(collections["passages"], schema=ps, index_params=pi, consistency_level="Strong")
         c.create_collection(collections["articles"], schema=as_, index_params=ai, consistency_level="Strong")
     else:
@@ -292,13 +290,14 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
         nonlocal seq
         if batch_chunks:
             vecs = vectors.get([(ch["hash"], ch["text"]) for ch, _ in batch_chunks])
+            toks = tokens_many([ch["text"] for ch, _ in batch_chunks]) if bm25 else [None] * len(batch_chunks)
             rows = []
-            for (ch, art), v in zip(batch_chunks, vecs):
+            for (ch, art), v, tk in zip(batch_chunks, vecs, toks):
                 row = {"row": (gen << 32) + seq, "gen": gen, "article_id": ch["article_id"],
                        "source": art.get("source") or "", "date": art.get("date") or "", "hash": ch["hash"],
                        "chunk": json.dumps(ch, ensure_ascii=False), "vector": v.tolist()}
                 if bm25:
-                    row["folded"] = mv.folded(ch["text"])
+                    row["terms"] = mv.terms(tk)
                 rows.append(row)
                 seq += 1
             c.insert(collections["passages"], rows)

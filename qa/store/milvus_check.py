@@ -6,7 +6,7 @@ import json
 
 from ..config import Settings
 from ..embedding import same_model
-from ..errors import SeedsError
+from ..errors import IndexError_, SeedsError
 from ..index import BuildReport, CheckResult, seed_files, settings_identity
 from . import milvus as mv
 from .milvus_build import _errors, _live_articles, _load, _scan
@@ -23,6 +23,10 @@ def check(settings: Settings) -> CheckResult:
         _load(c, manifest)
         live = _live_articles(c, manifest)
     problems = []
+    try:
+        mv._check_format(manifest, spec)
+    except IndexError_ as e:
+        problems.append(str(e))
     if not same_model(manifest["model"].get("model"), settings.model):
         problems.append(f"index was built with model {manifest['model'].get('model')!r}, "
                         f"settings ask for {settings.model!r}")
