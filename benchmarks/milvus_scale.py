@@ -118,15 +118,29 @@ def timed(fn, qs: np.ndarray) -> tuple[float, float]:
 
 
 def write_local(folder: Path, chunks: list[dict], articles: dict[str, dict], x: np.ndarray, model: dict) -> None:
-    """A local index generation of exactly these passages and vectors, as `qa build` writes it."""
+    """A local index generation of exactly these passages and vectors, with the files `qa build` writes
+    (qa/buildwrite.py `write`, here from lists in memory instead of the build's spills)."""
     from qa import dense, storage
     from qa import index as ix
     from qa.config import Settings
+    from qa.keywords import KeywordIndex, TokenTableBuilder
+    from qa.records import Columns
+    from qa.text import tokens_many
 
     gen = storage.new_generation(folder)
-    table = ix._token_table(chunks, [None] * len(chunks), None, None)
+    builder = TokenTableBuilder(None)
+    for tokens in tokens_many([c["text"] for c in chunks]):
+        builder.add(tokens)
+    table = builder.finish()
     report = ix.BuildReport(folder, articles=len(articles), chunks=len(chunks), index_kind=dense.choose_kind(len(x)))
-    ix._write(gen, list(articles.values()), chunks, table, x, report.index_kind)
+    records = list(articles.values())
+    storage.write_jsonl(gen / "articles.jsonl", records)
+    storage.write_jsonl(gen / "chunks.jsonl", chunks)
+    Columns.from_records(chunks, records).save(gen / "columns.npz")
+    table.save(gen / "tokens")
+    np.save(gen / "vectors.npy", x, allow_pickle=False)
+    dense.save(dense.build(x, report.index_kind), gen / "index.faiss")
+    KeywordIndex.build(table).save(gen / "bm25")
     manifest = ix._manifest(model, ix.settings_identity(Settings.load()), report, {})
     manifest["file_sizes"] = storage.file_sizes(gen)
     storage.write_json(gen / "manifest.json", manifest)
