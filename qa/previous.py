@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,14 @@ class Reuse:
         os.close(self._fd)
 
 
+def _records(path: Path) -> Iterator[dict]:
+    """The records of a generation's jsonl file, one line at a time (blank lines skipped)."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
 def load_reuse(index_dir: Path) -> Reuse | None:
     """The live generation for reuse by a local build, or None when there is none or it is damaged.
     Reads chunks.jsonl and articles.jsonl once, a line at a time, keeping the maps above."""
@@ -69,21 +78,14 @@ def load_reuse(index_dir: Path) -> Reuse | None:
         gen, manifest = live
         rows: dict[str, int] = {}
         passages_of: dict[str, list[int]] = {}
-        with open(gen / "chunks.jsonl", encoding="utf-8") as f:
-            count = 0
-            for line in f:
-                if line.strip():
-                    c = json.loads(line)
-                    rows.setdefault(c["hash"], count)
-                    passages_of.setdefault(c["article_id"], []).append(count)
-                    count += 1
+        count = 0
+        for count, c in enumerate(_records(gen / "chunks.jsonl"), 1):
+            rows.setdefault(c["hash"], count - 1)
+            passages_of.setdefault(c["article_id"], []).append(count - 1)
         by_path: dict[str, list[int]] = {}
-        with open(gen / "articles.jsonl", encoding="utf-8") as f:
-            n = 0
-            for line in f:
-                if line.strip():
-                    by_path.setdefault(json.loads(line)["path"], []).append(n)
-                    n += 1
+        n = 0
+        for n, a in enumerate(_records(gen / "articles.jsonl"), 1):
+            by_path.setdefault(a["path"], []).append(n - 1)
         vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)  # the header only
         tokens = TokenTable.load(gen / "tokens") if manifest["format_version"] == storage.FORMAT_VERSION else None
         if count != manifest["counts"]["chunks"] or vectors.shape[0] != count or vectors.ndim != 2 or \
@@ -167,11 +169,8 @@ def previous_vectors(index_dir: Path) -> tuple[dict, dict[str, int], np.ndarray]
         gen, manifest = live
         rows: dict[str, int] = {}
         count = 0
-        with open(gen / "chunks.jsonl", encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    rows.setdefault(json.loads(line)["hash"], count)
-                    count += 1
+        for count, c in enumerate(_records(gen / "chunks.jsonl"), 1):
+            rows.setdefault(c["hash"], count - 1)
         vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
         if count != manifest["counts"]["chunks"] or vectors.shape[0] != count:
             return None
