@@ -325,7 +325,7 @@ def cmd_profile_build(args) -> int:
               "storage.py:write_jsonl", "dense.py:build", "dense.py:save", "seedfiles.py:read_capped", "storage.py:read_jsonl",
               "seedfiles.py:seed_files", "storage.py:vectors", "text.py:load_userdict", "storage.py:file_sizes",
               "embedding.py:embed_documents", "vectorcache.py:add", "text.py:tokens_many",
-              "articles.py:parse_article", "index.py:_chunk_records", "newsdata.py:embed_documents")
+              "articles.py:parse_article", "buildread.py:chunk_records", "newsdata.py:embed_documents")
     picked = sorted((r for r in rows if any(r[2].endswith(w) for w in wanted)), reverse=True)
     print("| function | cumulative s | share |")
     print("|---|---|---|")

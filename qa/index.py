@@ -28,8 +28,6 @@ import numpy as np
 
 from . import buildwrite, dense, storage, store
 from .buildread import Catalogue, Reader
-from .buildread import article_record as _article_record  # noqa: F401 - qa/store/milvus_build.py imports them here
-from .buildread import chunk_records as _chunk_records  # noqa: F401
 from .buildspill import Spill
 from .config import Settings
 from .diskfull import disk_full_error, is_disk_full

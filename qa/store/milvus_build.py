@@ -30,17 +30,11 @@ from importlib import metadata
 import numpy as np
 
 from .. import storage
+from ..buildread import article_record, chunk_records
 from ..config import Settings
 from ..embedding import Embedder, load_embedder
 from ..errors import ArticleError, SeedsError
-from ..index import (
-    BuildReport,
-    Progress,
-    _article_record,
-    _chunk_records,
-    seed_files,
-    settings_identity,
-)
+from ..index import BuildReport, Progress, seed_files, settings_identity
 from ..text import load_userdict, tokens_many
 from . import milvus as mv
 from .milvus_read import _add_article, _catalogue, _file_articles, _live_files, _marks_digest, _scan
@@ -315,9 +309,9 @@ def _build(c, spec, settings, embedder, model, ident, files, report, progress, t
             for pos, article in _file_articles(settings, paths[0]):
                 if isinstance(article, ArticleError) or cat.latest.get((digest, article.id)) != pos:
                     continue  # a bad row (in the summary already) or one a later row replaces
-                record = _article_record(article)
+                record = article_record(article)
                 record.update(marks.get(article.id, {}))
-                chunks = [] if "copy_of" in record else _chunk_records(article, settings)  # a copy: no passages
+                chunks = [] if "copy_of" in record else chunk_records(article, settings)  # a copy: no passages
                 _add_article(batch_articles, record, chunks, paths, digest, gen)
                 batch_chunks += [(ch, record) for ch in chunks]
                 n_chunks, n_articles = n_chunks + len(chunks), n_articles + 1
