@@ -147,31 +147,13 @@ class Retriever:
             raise InputError(f"k={k}: ask for at least 1 passage")
         filters = filters or Filters()
         n = max(CANDIDATES, k)
-        dense_scores: dict[int, float] = {}
-        keyword_scores: dict[int, float] = {}
-        coverage = 0.0
         scope = timeexpr.parse(question, today)
         if stats is not None and scope is not None:
             stats["time"] = scope
-        if mode in ("dense", "hybrid"):
-            vec = self.embed_query(question) if query_vector is None else query_vector
-            scores, rows = self.store.dense(vec, n, filters)
-            dense_scores = dict(zip(rows.tolist(), scores.tolist()))
-            if stats is not None:
-                stats["dense_top"] = scores.tolist()
-        if mode in ("keyword", "hybrid"):
-            text = f"{question} {scope.resolved}" if scope and scope.resolved else question
-            toks = query_tokens(text)
-            coverage = self.store.coverage(toks) if keywords_apply(question) or mode == "keyword" else 0.0
-            keyword_scores = self.store.keyword(text, toks, n, filters)
-        if mode == "dense":
-            ranked = sorted(dense_scores.items(), key=lambda x: (-x[1], x[0]))
-        elif mode == "keyword":
-            ranked = sorted(keyword_scores.items(), key=lambda x: (-x[1], x[0]))
-        else:
-            ranked = fusion.fuse(dense_scores, keyword_scores, coverage,
-                                 anchors=anchor_scores(self.store, question, filters, n),
-                                 **fusion.profile(self.embedder.name))
+        ranked, dense_scores, keyword_scores = self._ranked(question, query_vector, mode, filters, n, scope, stats)
+        if scope is not None and scope.topic and ranked:  # "X当天，Y…": Y alone too, the two rankings averaged
+            alone, _, _ = self._ranked(scope.topic, None, mode, filters, n, None, None)
+            ranked = _mean(ranked, alone)
         cache: dict[int, dict] = {}
 
         def chunk(row: int) -> dict:  # passages are read from the store once, only those looked at
@@ -191,6 +173,34 @@ class Retriever:
         return [self._hit(i + 1, row, chunk(row), score, dense_scores.get(row), keyword_scores.get(row))
                 for i, (row, score) in enumerate(ranked)]
 
+    def _ranked(self, question: str, query_vector: np.ndarray | None, mode: str, filters: Filters, n: int,
+                scope: timeexpr.TimeScope | None, stats: dict | None
+                ) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
+        """One text's ranking before the time preference, with the dense and keyword scores it came from."""
+        dense_scores: dict[int, float] = {}
+        keyword_scores: dict[int, float] = {}
+        coverage = 0.0
+        if mode in ("dense", "hybrid"):
+            vec = self.embed_query(question) if query_vector is None else query_vector
+            scores, rows = self.store.dense(vec, n, filters)
+            dense_scores = dict(zip(rows.tolist(), scores.tolist()))
+            if stats is not None:
+                stats["dense_top"] = scores.tolist()
+        if mode in ("keyword", "hybrid"):
+            text = f"{question} {scope.resolved}" if scope and scope.resolved else question
+            toks = query_tokens(text)
+            coverage = self.store.coverage(toks) if keywords_apply(question) or mode == "keyword" else 0.0
+            keyword_scores = self.store.keyword(text, toks, n, filters)
+        if mode == "dense":
+            ranked = sorted(dense_scores.items(), key=lambda x: (-x[1], x[0]))
+        elif mode == "keyword":
+            ranked = sorted(keyword_scores.items(), key=lambda x: (-x[1], x[0]))
+        else:
+            ranked = fusion.fuse(dense_scores, keyword_scores, coverage,
+                                 anchors=anchor_scores(self.store, question, filters, n),
+                                 **fusion.profile(self.embedder.name))
+        return ranked, dense_scores, keyword_scores
+
     def _dates(self, c: dict) -> list[timeexpr.Range]:
         """A passage's date: its article's, else the dates its text states (chronoqa's passages have only those)."""
         day = self.store.articles[c["article_id"]].get("date")
@@ -204,3 +214,14 @@ class Retriever:
         a = self.store.articles[c["article_id"]]
         return Hit(rank, row, c["id"], c["article_id"], a["title"], a.get("source"), a.get("date"), a.get("url"),
                    c["paragraphs"][0], tuple(c["paragraphs"]), c["text"], score, d, kw, tuple(a.get("copies", ())))
+
+
+def _mean(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Two rankings' scores averaged (a passage one of them did not find counts 0 there), best first.
+    Chosen over reciprocal-rank fusion on chronoqa's "X当天，Y…" questions: as good, and the scores keep the
+    scale the time preference and the evidence step read (benchmarks/README.md, "searches Y alone too")."""
+    score: dict[int, float] = {}
+    for ranked in (a, b):
+        for row, s in ranked:
+            score[row] = score.get(row, 0.0) + s / 2
+    return sorted(score.items(), key=lambda x: (-x[1], x[0]))

@@ -44,6 +44,7 @@ _MONTH_ONLY = re.compile(r"(?<![\d年.\-/])(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日
 ANCHORS = {"当天": "day", "当日": "day", "同一天": "day", "同一个月": "month", "同一年": "year"}
 ANCHOR_WORDS = ("当天", "当日")  # "X当天，Y…" states it; "是同一天发生的吗" asks it (the answer may be no)
 _ANCHOR = re.compile("|".join(ANCHOR_WORDS))
+_TOPIC = re.compile(rf"(?:{'|'.join(ANCHOR_WORDS)})\s*[，,]\s*(.{{4,}})$")  # "X当天，Y…" with X and Y both said
 _RECENT = re.compile(r"最新|最近|近期|目前|现在|如今|当前|latest|most recent|recently|currently|right now|these days")
 _AS_OF = re.compile(r"截至|截止|as of|up to")
 _SINCE = re.compile(r"以来|自从|since")
@@ -58,6 +59,7 @@ class TimeScope:
     resolved: str = ""  # absolute wording of a relative expression ("2022年6月"), added to the keyword query
     more: tuple[Range, ...] = ()  # further dates the question names ("A（2020年11月19日）和B（2021年12月5日）哪个更早")
     anchor: str = ""  # "day"/"month"/"year": the time is another event's ("X当天，Y…"), read off the best passage
+    topic: str = ""  # "X当天，Y…": Y, what is asked; X only dates it, and is often in no article (search adds Y alone)
 
     def label(self) -> str:
         """For "Searched for": "2024-07-01…2024-07-31", "…2024-06-09, latest first", "latest first"."""
@@ -65,6 +67,8 @@ class TimeScope:
             f"{self.since.isoformat() if self.since else ''}…{self.until.isoformat() if self.until else ''}")
         more = [f"{a.isoformat()}…{b.isoformat()}" for a, b in self.more]
         anchor = f"the same {self.anchor} as the best passage" if self.anchor else ""
+        if self.topic:
+            anchor += f", with “{self.topic}” also searched alone"
         return ", ".join(x for x in (span, *more, anchor, "latest first" if self.recent else "") if x)
 
     def contains(self, r: Range) -> bool:
@@ -249,7 +253,8 @@ def parse(question: str, today: dt.date | None = None) -> TimeScope | None:
     as_of = bool(_AS_OF.search(text))
     recent = bool(_RECENT.search(text)) or as_of
     if r is None and (m := _ANCHOR.search(text)):
-        return TimeScope(recent=recent, expression=m.group(0), anchor=ANCHORS[m.group(0)])
+        topic = t.group(1).strip() if (t := _TOPIC.search(question)) and t.start() >= 4 else ""
+        return TimeScope(recent=recent, expression=m.group(0), anchor=ANCHORS[m.group(0)], topic=topic)
     if r is None:
         return TimeScope(recent=True, expression=(_RECENT.search(text) or _AS_OF.search(text)).group(0)) if recent else None
     since, until = r

@@ -185,3 +185,31 @@ def test_that_day_is_the_best_passages_day():
     ranked = timeexpr.prefer([(1, 0.9), (2, 0.8), (3, 0.7)], scope, dates.__getitem__)
     assert [r for r, _ in ranked] == [1, 3, 2]
     assert parse("Which came first, A or B?") is None
+
+
+def test_that_day_question_asks_its_second_clause():
+    """"X当天，Y…": Y is what is asked; X only dates it (and is often in no article), so search adds Y alone."""
+    assert parse("中美元首会晤当天，辽宁女排对阵江西队的比赛结果是什么？").topic == "辽宁女排对阵江西队的比赛结果是什么？"
+    assert parse("中美元首会晤当天，辽宁女排对阵江西队的比赛结果是什么？").label() == (
+        "the same day as the best passage, with “辽宁女排对阵江西队的比赛结果是什么？” also searched alone")
+    assert parse("会晤当天发生了什么？").topic == ""  # no second clause: the question is X itself
+    assert parse("当天，比赛结果如何？").topic == ""  # no X: nothing to set apart
+
+
+def test_search_of_a_that_day_question_is_not_led_by_the_event_words(tmp_path, hash_settings, write_article):
+    from qa.embedding import load_embedder
+    from qa.index import build
+    from qa.search import Retriever
+    from qa.storage import load
+
+    seeds = tmp_path / "seeds"
+    write_article(seeds, "summit.md", "峰会", ["中美元首在旧金山会晤，会晤持续四小时，双方发表联合声明。"],
+                  source="外电", date="2023-11-15")
+    write_article(seeds, "volley.md", "女排", ["辽宁女排对阵江西队，比赛结果为三比一。"], source="体育报", date="2023-11-15")
+    write_article(seeds, "other.md", "天气", ["沈阳今日降温，局地有雪。"], source="晚报", date="2023-11-15")
+    settings = hash_settings(seeds, tmp_path / "index")
+    build(settings)
+    r = Retriever(load(settings.index), load_embedder("hash"))
+    glued = r.search("在旧金山会晤并发表联合声明当天辽宁女排比赛结果是什么？", 2, "keyword")  # one clause: no topic, X's words lead
+    split = r.search("在旧金山会晤并发表联合声明当天，辽宁女排比赛结果是什么？", 2, "keyword")
+    assert glued[0].article_id == "summit" and split[0].article_id == "volley"
