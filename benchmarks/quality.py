@@ -78,7 +78,8 @@ def run(eval_dir: Path, model: str, limit: int | None, sets: list[str]) -> list[
             t = time.perf_counter()
             m = evaluate(retriever, queries, 10, mode).metrics
             m.update(set=name, passages=len(corpus), build_s=build_s, model=settings.model,
-                     wall_s=time.perf_counter() - t, limit=limit, date=dt.date.today().isoformat())
+                     wall_s=time.perf_counter() - t, limit=limit, date=dt.date.today().isoformat(),
+                     machine=machine().rsplit(", ", 1)[0])  # the date is its own key
             rows.append(m)
             print(json.dumps(m), file=sys.stderr, flush=True)
     return rows
@@ -90,9 +91,22 @@ def subset(rows: list[dict]) -> str:
             "of queries.jsonl" if limited else "all questions of every set")
 
 
+def provenance(rows: list[dict]) -> str:
+    """When and where each set was measured: a set re-run alone must not make the others look re-run."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for m in rows:
+        sets = groups.setdefault((m.get("date", "?"), m.get("machine", "an unrecorded machine")), [])
+        if m["set"] not in sets:
+            sets.append(m["set"])
+    if len(groups) == 1:
+        (date, where), = groups
+        return f"{date} on {where}"
+    return "; ".join(f"{', '.join(sets)} on {date}, {where}" for (date, where), sets in groups.items())
+
+
 def table(rows: list[dict], model: str, limit: int | None, seed: dict | None, total_s: float) -> str:
     out = [START, "",
-           f"Measured {dt.date.today().isoformat()} on {machine()}; model `{model}`; "
+           f"Measured {provenance(rows)}; model `{model}`; "
            f"{subset(rows)}; "
            f"k=10; this run took {total_s / 60:.1f} min. Reproduce: `make bench-quality` "
            "(or `.venv/bin/python benchmarks/quality.py`). Sets re-run alone keep the other sets' rows from "
@@ -127,6 +141,9 @@ def table(rows: list[dict], model: str, limit: int | None, seed: dict | None, to
             "has 2 cores shared with other jobs while this ran, so timings are noisy (p95 especially).",
             "- build s: in-memory index from *cached* passage vectors (tokenise + BM25 + FAISS + cache load). "
             "Embedding the passages the first time is far slower; see \"Build cost\" below."]
+    if ";" in provenance(rows):
+        out.append("- The sets were measured on different days and machines (header): compare latency and build "
+                   "time only between rows of one machine; the quality columns do not depend on the machine.")
     if seed:
         out.append(f"- Seed index (`embeddings/`, {seed['chunks']} chunks), {seed['questions']} questions, hybrid, "
                    f"k=5: `Retriever.search` p50 {seed['search_p50']:.1f} ms (p95 {seed['search_p95']:.1f}); "
