@@ -84,7 +84,8 @@ def run_set(name: str, folder: Path, model: str, other: Path | None = None) -> t
     questions = list(dict.fromkeys(q["question"] for q in queries))
     vecs = question_vectors(embedder, questions,
                             settings.cache / "eval" / f"questions-{model_key(embedder.identity())}-{name}.npz")
-    retriever.embed_query = vecs.__getitem__
+    # the cached vector, else embedded now (search also embeds parts of a question: "X当天，Y…" searches Y alone)
+    retriever.embed_query = lambda text: vecs[text] if text in vecs else embedder.embed_queries([text])[0]
     res = evaluate(retriever, queries, 10, "hybrid")
     out = {}
     for q, run in zip(queries, res.runs):
@@ -115,6 +116,8 @@ def main() -> None:
     ap.add_argument("--label", default="this-branch")
     ap.add_argument("--timed-vs", type=Path, help="another tree: only the questions either tree reads a time in")
     ap.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="two labels already run: the table")
+    ap.add_argument("--section", default="timeexpr-chrono", help="README marker --compare writes between")
+    ap.add_argument("--title", default="### chronoqa ≥ .96: time expressions, tuned on half the questions (issue 11.6)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(args.code.resolve() if args.code else REPO))
@@ -146,8 +149,9 @@ def main() -> None:
         text = (f"{a['machine']} ({args.compare[0]}); {b['machine']} ({args.compare[1]}); model {b['model']}, "
                 "hybrid, local store, every question (chronoqa's on its question_date)\n\n" + "\n".join(lines) +
                 f"\n\n`nice -n 10 .venv/bin/python benchmarks/timeexpr_chrono.py --compare {' '.join(args.compare)}`")
-        publish("timeexpr-chrono", "### chronoqa ≥ .96: time expressions, tuned on half the questions (issue 11.6)",
-                text, args.write)
+        extra = "" if args.section == "timeexpr-chrono" else f" --section {args.section} --title '{args.title}'"
+        text = text[:-1] + extra + "`"
+        publish(args.section, args.title, text, args.write)
         return
     import os
 
