@@ -1,13 +1,17 @@
 """Does a Chinese word sound like a Latin-script name? Transliterated names (Eugene Fama = 尤金·法马, Hadrian = 哈德良,
 Kawann Short = 卡万·肖特) are where the sentence model is weakest (cosine 0.39-0.49, no better than a wrong name),
 while their sounds agree: both sides are reduced to a skeleton of consonant classes (vowels dropped, b/p, d/t, g/k,
-l/r, s/z/x, j/q/zh/ch, f/v merged, as transliteration merges them), the Chinese side through its pinyin (pypinyin),
-and compared with difflib's ratio.
+l/r, s/z/x, j/q/zh/ch, f/v/w merged, as transliteration merges them: v is 维/瓦/文 as often as 夫/弗), the Chinese
+side through its pinyin (pypinyin), and compared with difflib's ratio. A name's generic head is translated while
+its specific part is transliterated (Saffir-Simpson Scale = 萨福尔-辛普森等级, Mississippi River = 密西西比河), so
+the specific part alone is compared too (`specific`).
 
     >>> key_en("Eugene Fama"), key_zh("尤金·法马")
     ('JNFM', 'JNFM')
     >>> round(score("Hadrian", ["哈德良"]), 2), round(score("Dallas", ["威尔"]), 2)
     (1.0, 0.0)
+    >>> specific("Saffir-Simpson Scale"), specific("Brookhaven")
+    ('Saffir-Simpson', 'Brookhaven')
 
 Skeletons shorter than MIN_KEY score 0: two or three consonants match some word of any passage by chance.
 """
@@ -24,8 +28,24 @@ _EN_GROUPS = [("sch", "S"), ("sh", "S"), ("ch", "J"), ("ph", "F"), ("th", "D"), 
 _PINYIN_GROUPS = [("zh", "J"), ("ch", "J"), ("sh", "S"), ("ng", "N"), ("j", "J"), ("q", "J"), ("x", "S"), ("z", "S"),
                   ("c", "S"), ("s", "S"), ("r", "L")]
 _CLASS = {"b": "B", "p": "B", "d": "D", "t": "D", "g": "G", "k": "G", "c": "G", "q": "G", "j": "J", "z": "S", "s": "S",
-          "f": "F", "v": "F", "w": "W", "l": "L", "r": "L", "m": "M", "n": "N", "h": "H"}
+          "f": "F", "v": "F", "w": "F", "l": "L", "r": "L", "m": "M", "n": "N", "h": "H"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+# Heads that a Chinese rendering translates rather than transliterates (河, 大学, 等级, 理论).
+_GENERIC_WORDS = """Scale Theory River University College School Institute Academy Street Road Avenue Boulevard
+Square Park Bridge Lake Mountain Mountains Island Islands Bay Sea Ocean Valley Desert Forest Basin Canal County City
+State Province Republic Kingdom Empire Dynasty Church Cathedral Temple Palace Castle Tower Museum Gallery Library
+Hospital Theatre Theater Stadium Station Airport Hall House Building Center Centre Company Corporation Group
+Association Society Club League Cup Award Awards Prize Act Law Treaty Party War Council Committee Commission Agency
+Department Ministry Court Army Navy Festival Games"""
+_GENERIC = frozenset(_GENERIC_WORDS.split())
+
+
+def specific(name: str) -> str:
+    """The name without its generic head words (the part a transliteration renders by sound)."""
+    words = [w for w in name.split() if w.strip(".,") not in _GENERIC]
+    return " ".join(words) or name
 
 
 def _skeleton(s: str) -> str:
@@ -39,6 +59,7 @@ def _skeleton(s: str) -> str:
 
 def key_en(name: str) -> str:
     s = re.sub(r"[^a-z]", "", name.lower())
+    s = re.sub(r"m(?![aeiouy])", "n", s)  # a Chinese syllable ends in n, never m: Simpson 辛普森, Abraham 亚伯拉罕
     for a, b in _EN_GROUPS:
         s = s.replace(a, b)
     return _skeleton(s)
@@ -61,7 +82,10 @@ def key_zh(text: str) -> str:
 
 def score(name: str, words: list[str]) -> float:
     """The best ratio between the name's skeleton and any of `words`' (Chinese words or runs of words)."""
-    key = key_en(name)
+    return max(_score(key_en(name), words), _score(key_en(specific(name)), words) if specific(name) != name else 0.0)
+
+
+def _score(key: str, words: list[str]) -> float:
     if len(key) < MIN_KEY:
         return 0.0
     m = SequenceMatcher(None, autojunk=False)

@@ -180,6 +180,9 @@ def test_sound_skeletons():
     assert key_en("Jared Allen") == key_zh("贾里德·艾伦") and key_en("Chaffee") == key_zh("查菲")
     assert sound("Kawann Short", ["卡万·肖特"]) >= 0.9 > sound("Jean Cauvin", ["杰克逊维尔"])
     assert sound("Dallas", ["达拉斯"]) == 0.0  # three consonants match too much by chance
+    assert sound("Brookhaven", ["布鲁黑文"]) >= 0.9  # v is 文 here, 夫 elsewhere: f, v and w are one class
+    # the generic head is translated (等级), the specific part transliterated: it alone is compared too
+    assert sound("Saffir-Simpson Scale", ["萨福尔-辛普森"]) >= 0.9 > sound("Saffir-Simpson Scale", ["杰克逊维尔"])
 
 
 def test_a_people_next_to_its_country_is_no_contradiction(model):
