@@ -125,14 +125,14 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
                         (s["path"], s["reason"]) for s in prev.manifest.get("skipped", [])] == report.skipped:
                     report.reused, report.unchanged = len(plan.final), True
                     report.index_kind = prev.manifest.get("index_kind", "flat")
-                    report.seconds = time.perf_counter() - t0
-                    return report
-                _generation(settings, embedder, prev, cat, plan, articles, passages, report, progress, t0)
+                else:
+                    _generation(settings, embedder, prev, cat, plan, articles, passages, report, progress, t0)
         finally:
             if prev:
                 prev.close()
             shutil.rmtree(work / "spill", ignore_errors=True)  # (embedded batches stay for a resume)
         report.seconds = time.perf_counter() - t0
+        # also when unchanged: a build killed after its swap left batches that no resume will need
         shutil.rmtree(work, ignore_errors=True)
     return report
 

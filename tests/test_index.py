@@ -140,6 +140,17 @@ def test_any_build_removes_a_generation_left_by_a_killed_build(corpus):
     assert sorted(p.name for p in corpus.index.glob("gen-*")) == [gen.name]
 
 
+def test_an_unchanged_build_removes_batches_left_by_a_build_killed_after_its_swap(corpus):
+    # Killed after publishing, before its clean-up: the next build finds nothing to do, and must still
+    # not leave the dead build's embedded batches on disk (seen once in CI, in the kill test below).
+    build(corpus)
+    shard = corpus.index / ".work" / "some-model" / "shard-000001.json"
+    shard.parent.mkdir(parents=True)
+    shard.write_text("[]")
+    assert build(corpus).unchanged
+    assert not (corpus.index / ".work").exists()
+
+
 def _assert_tokens_match_texts(index: Path) -> None:
     gen = live(index)
     table = TokenTable.load(gen / "tokens")
