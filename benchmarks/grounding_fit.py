@@ -267,6 +267,10 @@ def report(saved: dict, cv: dict, budget: dict, t: dict, plain: dict, fit_s: flo
     meets = {h: c >= 0.9 and f <= 0.05 for h, (c, f) in (("fit", en_fit), ("test", en_test))}
     other = fit(test_rows, budget)  # a diagnostic only: the same fit made on the held-out half instead
     other_fit, other_test = bench.rates(fit_rows, other, "en"), bench.rates(test_rows, other, "en")
+    g = bench.grounding
+    shipped = {"sim": g.SIMILARITY, "rival": g.MISCITED, "name": g.NAME_SIMILARITY, "sound": g.SOUNDALIKE, "near": g.NEAR}
+    same = bench.describe(t) == bench.describe(shipped)
+    ships = "these are qa/grounding.py's values" if same else f"qa/grounding.py ships {bench.describe(shipped)}"
     return (
         f"{machine()}; load average {os.getloadavg()[0]:.1f} on the shared machine; sentence model {saved['model']}; "
         f"{len(rows)} labelled sentences ({saved['limit']} questions of each Chinese set, {saved['limit_en']} English "
@@ -275,7 +279,7 @@ def report(saved: dict, cv: dict, budget: dict, t: dict, plain: dict, fit_s: flo
         f"Budgets tried on {FOLDS} folds of the fit half's questions x {REPEATS} random splits (left-out rates "
         f"pooled):\n\n" + "\n".join(cv_lines)
         + f"\n\nChosen budget: Chinese {budget['same']:.1%}, English {budget['cross']:.1%}; fitted on the whole fit "
-        f"half with it: {bench.describe(t)} (these are qa/grounding.py's values). Both halves, by kind of "
+        f"half with it: {bench.describe(t)} ({ships}). Both halves, by kind of "
         f"unsupported sentence:\n\n" + by_kind(rows, t)
         + f"\n\nThe plain 5 % fit on the same (new) verdicts, for comparison: {bench.describe(plain)}; held-out "
         f"English {en_p[0]:.1%} caught / {en_p[1]:.1%} flagged, Chinese {zh_p[0]:.1%} / {zh_p[1]:.1%} (with the "
