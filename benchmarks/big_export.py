@@ -124,7 +124,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     sizes = args.mb if args.mb else args.build_mb.replace(",", " / ")
-    publish(args.section, f"### A {sizes} MB export (benchmarks/big_export.py)",
+    publish(args.section, f"### A {sizes} MB export, {args.kinds.replace(',', ' / ')} (benchmarks/big_export.py)",
             f"{machine()}; news-corpus rows repeated with new ids; each step a fresh process at nice 10.\n\n"
             + "\n".join(lines) + f"\n\n`nice -n 10 .venv/bin/python benchmarks/big_export.py --mb {args.mb} "
             f"--small-mb {args.small_mb} --build-mb '{args.build_mb}' --kinds {args.kinds}`", args.write)

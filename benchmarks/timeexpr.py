@@ -69,8 +69,8 @@ def main() -> None:
     text = (f"{args.mode}, model {args.model if embedder else '(keyword only)'}, "
             f"{args.limit or 'all'} questions a set (random, seed 0); {machine()}\n\n"
             "| set | questions | n | MRR@10 off | MRR@10 on | change |\n|---|---|---|---|---|---|\n" + "\n".join(rows))
-    publish(f"timeexpr-{args.mode}-{args.model if embedder else 'keyword'}", "### Questions about time", text,
-            args.write)
+    publish(f"timeexpr-{args.mode}-{args.model if embedder else 'keyword'}",
+            f"### Questions about time: {args.mode}, {args.model if embedder else 'keyword only'}", text, args.write)
 
 
 def _rr(run: dict, q: dict) -> float:
