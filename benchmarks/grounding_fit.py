@@ -307,7 +307,7 @@ def report(saved: dict, cv: dict, budget: dict, t: dict, plain: dict, fit_s: flo
         "an English sentence's changed year was found in another sentence of the passage (now the number must sit "
         "in a cited sentence within NEAR of the best one); and a rival passage lacking the sentence's numbers or "
         "names flagged it as miscited. What got worse: the held-out English flag rate at the shipped thresholds "
-        f"({en_test[1]:.1%} here against 7.0% in the section above), because the fit half, with the causes above "
+        f"({en_test[1]:.1%} here against 7.0% in the 2026-11-30 run of benchmarks/grounding.py, before these rules), because the fit half, with the causes above "
         "fixed, flags fewer of its own supported sentences and so allows a stricter name threshold "
         f"({cut:.2f} against 0.48); Chinese is unchanged. Earlier the same script at commit d2f714d (verdicts "
         "without the number and rival rules, budget by the largest one whose left-out rate stays <= 5 %) gave "

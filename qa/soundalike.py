@@ -57,12 +57,19 @@ def _skeleton(s: str) -> str:
     return "".join(out)
 
 
-def key_en(name: str) -> str:
+def key_en(name: str, coda_r: bool = True) -> str:
     s = re.sub(r"[^a-z]", "", name.lower())
     s = re.sub(r"m(?![aeiouy])", "n", s)  # a Chinese syllable ends in n, never m: Simpson 辛普森, Abraham 亚伯拉罕
+    if not coda_r:  # an r closing a syllable is mostly not written: Percy 珀西, Pittard 皮塔德 (but Carl 卡尔)
+        s = re.sub(r"(?<=[aeiouy])r+(?![aeiouy])", "", s)
     for a, b in _EN_GROUPS:
         s = s.replace(a, b)
     return _skeleton(s)
+
+
+def keys_en(name: str) -> set[str]:
+    """The name's skeletons with and without its syllable-final r's."""
+    return {key_en(name), key_en(name, coda_r=False)}
 
 
 @lru_cache(maxsize=65536)
@@ -82,7 +89,8 @@ def key_zh(text: str) -> str:
 
 def score(name: str, words: list[str]) -> float:
     """The best ratio between the name's skeleton and any of `words`' (Chinese words or runs of words)."""
-    return max(_score(key_en(name), words), _score(key_en(specific(name)), words) if specific(name) != name else 0.0)
+    names = {name, specific(name)}
+    return max(_score(key, words) for n in names for key in keys_en(n))
 
 
 def _score(key: str, words: list[str]) -> float:

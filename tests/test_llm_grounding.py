@@ -183,6 +183,9 @@ def test_sound_skeletons():
     assert sound("Brookhaven", ["布鲁黑文"]) >= 0.9  # v is 文 here, 夫 elsewhere: f, v and w are one class
     # the generic head is translated (等级), the specific part transliterated: it alone is compared too
     assert sound("Saffir-Simpson Scale", ["萨福尔-辛普森"]) >= 0.9 > sound("Saffir-Simpson Scale", ["杰克逊维尔"])
+    # an r closing a syllable is mostly not written (皮塔德: Pittard), yet 尔 can be one (鲍尔森: Paulson, Bauerson)
+    assert sound("Pittard Sullivan", ["皮塔德·沙利文"]) == 1.0 > sound("Pittard Sullivan", ["杰克逊维尔"])
+    assert sound("Bauerson", ["鲍尔森"]) == 1.0
 
 
 def test_a_people_next_to_its_country_is_no_contradiction(model):
