@@ -113,30 +113,59 @@ class TokenTableBuilder:
         return TokenTable(ids, offsets, vocab)
 
 
-def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+BM25_BLOCK = 1 << 22  # tokens per block of whole passages while the score matrix is built (~100 MB of temporaries)
+
+
+def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int, block: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """bm25s's Lucene BM25 score matrix (CSC: a column per word, rows sorted), in numpy alone.
 
     The same arithmetic as bm25s's own build (float64 tf part, Lucene idf, float32 scores) without its
     per-document Python loops, most of a 100k-passage build's BM25 time. tests/test_keywords.py checks
     the scores against bm25s built from the same tokens.
+
+    Built in blocks of whole passages, twice over: the first pass counts each word's passages (its
+    column's length), the second writes each block's (word, passage) pairs into their columns. Doing all
+    tokens at once held ~8 int64/float64 copies of the token count (~10 GB at 1.8M passages: the 1M
+    build memory run was killed by the OOM killer here); now the output and one block's temporaries.
     """
+    block = block or BM25_BLOCK
     n_docs = len(offsets) - 1
     lengths = np.diff(offsets)
     avg_doc_len = lengths.mean() if n_docs else np.float64("nan")
-    doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-    # (word, document) pairs sorted by word then document: already the CSC order, with the term counts
-    pairs, tf = np.unique(ids.astype(np.int64) * max(n_docs, 1) + doc_of, return_counts=True)
-    vocab_idx, doc_idx = np.divmod(pairs, max(n_docs, 1))
-    df = np.bincount(vocab_idx, minlength=n_vocab)
+    cuts = np.unique(np.concatenate(([0], np.searchsorted(offsets, np.arange(block, int(offsets[-1]), block)),
+                                     [n_docs]))) if n_docs else np.zeros(1, np.int64)
+
+    def pairs(d0: int, d1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One block's (word, passage) pairs sorted by word then passage, with the term counts."""
+        span = d1 - d0
+        local = np.repeat(np.arange(span, dtype=np.int64), lengths[d0:d1])
+        key, tf = np.unique(np.asarray(ids[offsets[d0]:offsets[d1]], np.int64) * span + local, return_counts=True)
+        word, doc = np.divmod(key, span)
+        return word, doc + d0, tf
+
+    df = np.zeros(n_vocab, np.int64)
+    for d0, d1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        df += np.bincount(pairs(d0, d1)[0], minlength=n_vocab)
     idf = np.zeros(n_vocab, dtype=np.float32)
     seen = df != 0
     idf[seen] = np.log(1 + (n_docs - df[seen] + 0.5) / (df[seen] + 0.5))
-    tf = tf.astype(np.float32)
-    tfc = tf / (K1 * ((1 - B) + B * lengths[doc_idx] / avg_doc_len) + tf)
-    data = (idf[vocab_idx] * tfc).astype(np.float32)
     indptr = np.zeros(n_vocab + 1, np.int64)
     np.cumsum(df, out=indptr[1:])
-    return data, doc_idx.astype(np.int32), indptr
+    data = np.zeros(int(indptr[-1]), np.float32)
+    indices = np.zeros(int(indptr[-1]), np.int32)
+    fill = indptr[:-1].copy()  # per word: where its next pair goes
+    for d0, d1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        word, doc, tf = pairs(d0, d1)
+        starts = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
+        runs = np.diff(np.append(starts, len(word)))
+        at = fill[word] + (np.arange(len(word)) - np.repeat(starts, runs))  # rank within the word's run
+        fill[word[starts]] += runs
+        tf = tf.astype(np.float32)
+        tfc = tf / (K1 * ((1 - B) + B * lengths[doc] / avg_doc_len) + tf)
+        data[at] = (idf[word] * tfc).astype(np.float32)
+        indices[at] = doc
+    return data, indices, indptr
 
 
 class KeywordIndex:

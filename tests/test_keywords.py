@@ -35,6 +35,18 @@ def test_scores_equal_bm25s_built_from_strings(seed):
     assert ours.num_docs == len(docs)
 
 
+@pytest.mark.parametrize("block", [1, 7, 50])
+def test_score_matrix_built_in_blocks_equals_one_block(monkeypatch, block):
+    # blocks of whole passages (down to one token: every passage its own block) give the same matrix
+    table = _table(_corpus(random.Random(4), 200))
+    whole = KeywordIndex.build(table)._bm25.scores
+    monkeypatch.setattr("qa.keywords.BM25_BLOCK", block)
+    parts = KeywordIndex.build(table)._bm25.scores
+    for name in ("data", "indices", "indptr"):
+        assert parts[name].dtype == whole[name].dtype
+        np.testing.assert_array_equal(parts[name], whole[name])
+
+
 def test_builder_reuses_rows_and_drops_words_no_passage_uses(tmp_path):
     first = _table([["北京", "经济"], ["上海"], ["气候", "北京"]])
     first.save(tmp_path / "t")
