@@ -126,8 +126,8 @@ def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int, block: int 
 
     Built in blocks of whole passages, twice over: the first pass counts each word's passages (its
     column's length), the second writes each block's (word, passage) pairs into their columns. Doing all
-    tokens at once held ~8 int64/float64 copies of the token count (~10 GB at 1.8M passages: the 1M
-    build memory run was killed by the OOM killer here); now the output and one block's temporaries.
+    tokens at once held ~8 int64/float64 copies of the token count (a 1.8M-passage build was killed
+    by the OOM killer in this step); now it holds the output and one block's temporaries.
     """
     block = block or BM25_BLOCK
     n_docs = len(offsets) - 1
@@ -157,6 +157,8 @@ def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int, block: int 
     fill = indptr[:-1].copy()  # per word: where its next pair goes
     for d0, d1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
         word, doc, tf = pairs(d0, d1)
+        if not len(word):  # a block of empty passages (build gives those a token, a direct caller may not)
+            continue
         starts = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
         runs = np.diff(np.append(starts, len(word)))
         at = fill[word] + (np.arange(len(word)) - np.repeat(starts, runs))  # rank within the word's run
