@@ -23,7 +23,7 @@ from .embedding import Embedder
 from .keywords import KeywordIndex, TokenTable, TokenTableBuilder
 from .previous import Reuse
 from .records import Columns
-from .text import tokens_many
+from .text import tokens_encoded
 from .vectorcache import VectorCache
 
 Progress = Callable[[str, int, int], None]
@@ -72,22 +72,24 @@ def token_table(passages: Spill, final: np.ndarray, plan: np.ndarray, prev: Toke
     strings costs ~15 times its ids, so cutting the whole archive at once held over a gigabyte at 100k."""
     plan = plan if prev is not None else np.full(len(final), -1, np.int64)
     todo = np.flatnonzero(plan < 0)
-    cut = _cut_windows(passages, final[todo], window, progress)
     builder = TokenTableBuilder(prev)
+    for block in _cut_windows(passages, final[todo], window, progress):
+        builder.feed(*block)
     for row in plan.tolist():
         if row < 0:
-            builder.add(next(cut))
+            builder.add_new()
         else:
             builder.add_previous(row)
     return builder.finish()
 
 
-def _cut_windows(passages: Spill, rows: np.ndarray, window: int, progress: Progress | None) -> Iterator[list[str]]:
+def _cut_windows(passages: Spill, rows: np.ndarray, window: int, progress: Progress | None
+                 ) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
     texts = (c["text"] for c in spilled_rows(passages, rows))
     for w in range(0, len(rows), window):
         part = [next(texts) for _ in range(min(window, len(rows) - w))]
         report = (lambda stage, done, total, w=w: progress(stage, w + done, len(rows))) if progress else None
-        yield from tokens_many(part, report)
+        yield from tokens_encoded(part, report)
 
 
 def vectors(path: Path, passages: Spill, final: np.ndarray, plan: np.ndarray, reuse: Reuse | None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,13 +64,59 @@ class TokenTable:
 
 
 class TokenTableBuilder:
-    """A new table from rows of a previous one (reused as slices) and new token lists, in order."""
+    """A new table from rows of a previous one (reused as slices) and new passages' tokens, in order.
+
+    New tokens arrive as ids in blocks (`feed`, `add`) and are placed in the order `add_new` and
+    `add_previous` are called; `finish` writes every passage once into one array, freeing each block as
+    it goes, and renumbers in place: about one copy of the ids at a time (it held three).
+    """
+
+    RENUMBER = 1 << 22  # ids renumbered this many at a time
 
     def __init__(self, previous: TokenTable | None = None) -> None:
         self._prev = previous
         self._vocab: list[str] = list(previous.vocab) if previous else []
-        self._term_ids: dict[str, int] | None = None  # made on the first new token list only
-        self._pieces: list[np.ndarray | list[int]] = []  # arrays of new ids, or [first, last + 1) previous rows
+        self._term_ids: dict[str, int] | None = None  # made on the first new tokens only
+        self._pieces: list[list[int] | int] = []  # [first, last + 1) previous rows, or a count of new passages
+        self._blocks: deque[tuple[np.ndarray, np.ndarray]] = deque()  # new passages: (ids, offsets)
+        self._fed = self._placed = 0
+
+    def _ids(self) -> dict[str, int]:
+        if self._term_ids is None:
+            self._term_ids = {t: i for i, t in enumerate(self._vocab)}
+        return self._term_ids
+
+    def feed(self, words: Sequence[str], local: np.ndarray, lengths: np.ndarray) -> None:
+        """New passages' tokens (placed later by `add_new`): `local` indexes `words`, `lengths` per passage."""
+        ids, vocab = self._ids(), self._vocab
+        remap = np.empty(len(words), np.int32)
+        for k, w in enumerate(words):
+            i = ids.get(w)
+            if i is None:
+                i = ids[w] = len(vocab)
+                vocab.append(w)
+            remap[k] = i
+        offsets = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        self._blocks.append((remap[local], offsets))
+        self._fed += len(lengths)
+
+    def add_new(self) -> None:
+        """Place the next fed passage."""
+        if self._placed == self._fed:
+            raise ValueError("add_new: every fed passage is placed already")
+        self._placed += 1
+        if self._pieces and isinstance(self._pieces[-1], int):
+            self._pieces[-1] += 1
+        else:
+            self._pieces.append(1)
+
+    def add(self, toks: Sequence[str]) -> None:
+        """One new passage, placed now."""
+        words = list(dict.fromkeys(toks))
+        at = {w: k for k, w in enumerate(words)}
+        self.feed(words, np.fromiter(map(at.__getitem__, toks), np.int32, len(toks)), np.array([len(toks)]))
+        self.add_new()
 
     def add_previous(self, row: int) -> None:
         assert self._prev is not None
@@ -79,36 +126,43 @@ class TokenTableBuilder:
         else:
             self._pieces.append([row, row + 1])
 
-    def add(self, toks: Sequence[str]) -> None:
-        if self._term_ids is None:
-            self._term_ids = {t: i for i, t in enumerate(self._vocab)}
-        ids = self._term_ids
-        for t in toks:
-            if t not in ids:
-                ids[t] = len(self._vocab)
-                self._vocab.append(t)
-        self._pieces.append(np.fromiter(map(ids.__getitem__, toks), np.int32, len(toks)))
-
     def finish(self) -> TokenTable:
         """The table; words no passage uses any more are dropped and the ids renumbered."""
+        if self._placed != self._fed:
+            raise ValueError(f"{self._fed - self._placed} fed passages were never placed")
         prev_ids = np.asarray(self._prev.ids) if self._prev else None  # a plain view: memmap slices are slow
         prev_off = self._prev.offsets if self._prev else None
-        arrays, lengths = [], []
+        n = sum(p[1] - p[0] if isinstance(p, list) else p for p in self._pieces)
+        total = sum(int(prev_off[p[1]] - prev_off[p[0]]) for p in self._pieces if isinstance(p, list)) + \
+            sum(int(off[-1]) for _, off in self._blocks)
+        ids, offsets = np.empty(total, np.int32), np.zeros(n + 1, np.int64)
+        at = row = 0  # next token, next passage
+        cursor = 0  # passages of the first block already placed
         for piece in self._pieces:
             if isinstance(piece, list):
-                arrays.append(prev_ids[prev_off[piece[0]]:prev_off[piece[1]]])
-                lengths.append(np.diff(prev_off[piece[0]:piece[1] + 1]))
-            else:
-                arrays.append(piece)
-                lengths.append(np.array([len(piece)], np.int64))
-        offsets = np.zeros(sum(map(len, lengths)) + 1, np.int64)
-        if lengths:
-            np.cumsum(np.concatenate(lengths), out=offsets[1:])
-        ids = np.concatenate(arrays).astype(np.int32) if arrays else np.zeros(0, np.int32)
+                lo, hi = int(prev_off[piece[0]]), int(prev_off[piece[1]])
+                ids[at:at + hi - lo] = prev_ids[lo:hi]
+                offsets[row + 1:row + 1 + piece[1] - piece[0]] = prev_off[piece[0] + 1:piece[1] + 1] - lo + at
+                at, row = at + hi - lo, row + piece[1] - piece[0]
+                continue
+            left = piece
+            while left:
+                block, off = self._blocks[0]
+                m = min(left, len(off) - 1 - cursor)
+                lo, hi = int(off[cursor]), int(off[cursor + m])
+                ids[at:at + hi - lo] = block[lo:hi]
+                offsets[row + 1:row + 1 + m] = off[cursor + 1:cursor + 1 + m] - lo + at
+                at, row, left, cursor = at + hi - lo, row + m, left - m, cursor + m
+                if cursor == len(off) - 1:
+                    self._blocks.popleft()  # its ids are in place: freed now, not at the end
+                    cursor = 0
+        self._pieces = []
         used = np.bincount(ids, minlength=len(self._vocab)) > 0
         vocab = self._vocab
         if not used.all():
-            ids = (np.cumsum(used) - 1).astype(np.int32)[ids]
+            remap = (np.cumsum(used) - 1).astype(np.int32)
+            for s in range(0, total, self.RENUMBER):
+                ids[s:s + self.RENUMBER] = remap[ids[s:s + self.RENUMBER]]
             vocab = [t for t, u in zip(vocab, used.tolist()) if u]
         return TokenTable(ids, offsets, vocab)
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ArticleError, SeedsError
 from .seedfiles import MAX_USERDICT_BYTES, decode, read_capped
 
@@ -174,7 +176,26 @@ def tokens(text: str) -> list[str]:
 
 
 def tokens_many(texts: list[str], progress=None) -> list[list[str]]:
-    """`tokens` of many texts; a large batch is cut on every core (forked workers, same results in order).
+    """`tokens` of many texts; a large batch is cut on every core (forked workers, same results in order)."""
+    out: list[list[str]] = []
+    for part in _blocks(texts, _tokens_block, progress):
+        out += part
+    return out
+
+
+def tokens_encoded(texts: list[str], progress=None) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+    """`tokens` of many texts, a block of texts at a time, as (the block's distinct words, every token as
+    an index into them, each text's token count).
+
+    What a build keeps are ids, and as token lists the parent unpickled and freed one string per token:
+    the surviving vocabulary left pymalloc's arenas full of holes it never gave back (40k passages: 251
+    arenas, 61 % free; ~4 KB a passage kept). A block's distinct words are a few times fewer strings.
+    """
+    yield from _blocks(texts, _encoded_block, progress)
+
+
+def _blocks(texts: list[str], work, progress) -> Iterator:
+    """work(block) over blocks of 256 texts, in order; many texts are cut on every core.
 
     jieba and opencc are pure Python and hold the GIL, so threads would not help. Workers are forked
     after jieba (and any user dictionary) is loaded here, and run nothing but tokenising.
@@ -182,28 +203,36 @@ def tokens_many(texts: list[str], progress=None) -> list[list[str]]:
     import multiprocessing as mp
     import os
 
-    workers = min(os.cpu_count() or 1, 8)
+    workers, step = min(os.cpu_count() or 1, 8), 256
+    parts = [texts[i:i + step] for i in range(0, len(texts), step)]
+    done = 0
     if len(texts) < 2000 or workers < 2 or "fork" not in mp.get_all_start_methods():
-        out = []
-        for n, t in enumerate(texts, 1):
-            out.append(tokens(t))
-            if progress and n % 500 == 0:
-                progress("tokenise", n, len(texts))
-        return out
+        for part in parts:
+            yield work(part)
+            done += len(part)
+            if progress:
+                progress("tokenise", done, len(texts))
+        return
     _jieba_module()
     fold("預熱")  # dictionaries loaded before the fork, shared by the workers
-    out = []
-    step = 256
     with mp.get_context("fork").Pool(workers) as pool:
-        for toks in pool.imap(_tokens_block, [texts[i:i + step] for i in range(0, len(texts), step)]):
-            out += toks
+        for part, out in zip(parts, pool.imap(work, parts)):
+            yield out
+            done += len(part)
             if progress:
-                progress("tokenise", len(out), len(texts))
-    return out
+                progress("tokenise", done, len(texts))
 
 
 def _tokens_block(texts: list[str]) -> list[list[str]]:
     return [tokens(t) for t in texts]
+
+
+def _encoded_block(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    index: dict[str, int] = {}
+    lists = [tokens(t) for t in texts]
+    ids = np.fromiter((index.setdefault(w, len(index)) for toks in lists for w in toks), np.int32,
+                      sum(map(len, lists)))
+    return list(index), ids, np.fromiter(map(len, lists), np.int64, len(lists))
 
 
 @lru_cache(maxsize=4096)

@@ -61,6 +61,40 @@ def test_builder_reuses_rows_and_drops_words_no_passage_uses(tmp_path):
     assert index.coverage(["上海"]) == 0.0 and index.coverage(["新闻"]) == 1.0
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_builder_places_fed_blocks_between_reused_rows_as_told(tmp_path, seed):
+    # a build feeds new passages' tokens in blocks and places them among reused rows in the index's order
+    rng = random.Random(seed)
+    _table(old := _corpus(rng, 40)).save(tmp_path / "t")
+    b = TokenTableBuilder(TokenTable.load(tmp_path / "t"))
+    new = _corpus(rng, 50)
+    for s in range(0, len(new), 7):  # blocks of 7, each with its own word list
+        words = list(dict.fromkeys(w for d in new[s:s + 7] for w in d))
+        b.feed(words, np.array([words.index(w) for d in new[s:s + 7] for w in d], np.int32),
+               np.array([len(d) for d in new[s:s + 7]]))
+    expected, left = [], list(new)
+    while left:  # runs of new passages (crossing blocks) between runs of reused rows
+        if rng.random() < 0.45:
+            row = rng.randrange(40)
+            b.add_previous(row)
+            expected.append(old[row])
+        else:
+            b.add_new()
+            expected.append(left.pop(0))
+    table = b.finish()
+    assert [table.tokens(i) for i in range(len(table))] == expected
+    assert sorted(table.vocab) == sorted({w for d in expected for w in d})
+    with pytest.raises(ValueError, match="placed already"):
+        b.add_new()
+
+
+def test_builder_refuses_fed_passages_left_unplaced():
+    b = TokenTableBuilder()
+    b.feed(["北京"], np.zeros(1, np.int32), np.array([1]))
+    with pytest.raises(ValueError, match="never placed"):
+        b.finish()
+
+
 def test_damaged_table_is_refused(tmp_path):
     _table([["北京"], ["上海", "北京"]]).save(tmp_path / "t")
     np.save(tmp_path / "t" / "offsets.npy", np.array([0, 1, 9]))

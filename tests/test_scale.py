@@ -225,12 +225,18 @@ def test_a_question_rebuilds_and_retokenises_nothing(news, monkeypatch):
 
 
 def test_many_texts_are_tokenised_in_parallel_with_the_same_result():
-    from qa.text import fold, tokens, tokens_many
+    from qa.text import fold, tokens, tokens_encoded, tokens_many
 
     base = ["聯合國大會通過決議，著名學者表示乾隆時期的資料已數位化。", "新能源汽车出口同比增长百分之三十。",
             "ＡＩ換臉，ＧＰＴ－４ and 覆盖 沈阳", "Hello world, 2024年7月1日。"]
     texts = [f"{base[i % len(base)]}第{i}条" for i in range(2100)]
     assert tokens_many(texts) == [tokens(t) for t in texts]
+    # the build's form: per block, its distinct words, every token as an index into them, each text's count
+    decoded = []
+    for words, local, lengths in tokens_encoded(texts):
+        ends = np.cumsum(lengths)
+        decoded += [[words[k] for k in local[e - n:e].tolist()] for e, n in zip(ends.tolist(), lengths.tolist())]
+    assert decoded == tokens_many(texts)
     # fold skips the slow traditional->simplified pass only when it could change nothing
     import unicodedata
 
