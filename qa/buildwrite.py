@@ -10,6 +10,7 @@ for resume); the file is then moved into the generation and FAISS is built from 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,14 @@ def token_table(passages: Spill, final: np.ndarray, plan: np.ndarray, prev: Toke
     return builder.finish()
 
 
+def park(table: TokenTable, folder: Path) -> TokenTable:
+    """The table saved in `folder` and loaded back memory-mapped: its ids leave the process's own memory
+    before the vectors are embedded and FAISS builds its graph (`write` moves the folder into the generation)."""
+    shutil.rmtree(folder, ignore_errors=True)  # a killed build's
+    table.save(folder)
+    return TokenTable.load(folder)
+
+
 def _cut_windows(passages: Spill, rows: np.ndarray, window: int, progress: Progress | None
                  ) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
     texts = (c["text"] for c in spilled_rows(passages, rows))
@@ -129,12 +138,13 @@ def vectors(path: Path, passages: Spill, final: np.ndarray, plan: np.ndarray, re
 
 
 def write(gen: Path, cat: Catalogue, plan: Plan, articles: Spill, passages: Spill, table: TokenTable,
-          vectors_npy: Path, kind: str) -> None:
+          tokens_dir: Path, vectors_npy: Path, kind: str) -> None:
+    """The generation's files; `table` is the one `park` saved in `tokens_dir`."""
     sources: list[str] = []
     storage.write_jsonl(gen / "articles.jsonl", _articles(cat, plan, articles, sources))
     storage.write_jsonl(gen / "chunks.jsonl", spilled_rows(passages, plan.final))
     _columns(cat, plan, sources).save(gen / "columns.npz")
-    table.save(gen / "tokens")
+    os.replace(tokens_dir, gen / "tokens")  # (the table's memory map stays valid: same files)
     os.replace(vectors_npy, gen / "vectors.npy")
     vecs = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
     dense.save(dense.build(vecs, kind), gen / "index.faiss")

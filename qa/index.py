@@ -141,9 +141,9 @@ def _generation(settings: Settings, embedder: Embedder, prev: Reuse | None, cat:
                 articles: Spill, passages: Spill, report: BuildReport, progress: Progress | None, t0: float) -> None:
     """Token ids, vectors and the files of a new generation, published atomically."""
     reuse_rows = np.array(cat.prev_rows, np.int64)[plan.final]  # per passage: the live row with its text, or -1
-    table = buildwrite.token_table(passages, plan.final, reuse_rows, prev.tokens if prev else None,
-                                   TOKEN_WINDOW, progress)
     work = settings.index / ".work"
+    table = buildwrite.park(buildwrite.token_table(passages, plan.final, reuse_rows, prev.tokens if prev else None,
+                                                   TOKEN_WINDOW, progress), work / "tokens")
     model = embedder.identity()
     buildwrite.vectors(work / "vectors.npy", passages, plan.final, reuse_rows, prev, embedder,
                        work / model_key(model), report, BATCH, progress)
@@ -152,7 +152,8 @@ def _generation(settings: Settings, embedder: Embedder, prev: Reuse | None, cat:
         progress("write", 0, 1)  # (no bar for a total of 1: it names the stage for memory benchmarks)
     gen = storage.new_generation(settings.index)
     try:
-        buildwrite.write(gen, cat, plan, articles, passages, table, work / "vectors.npy", report.index_kind)
+        buildwrite.write(gen, cat, plan, articles, passages, table, work / "tokens", work / "vectors.npy",
+                         report.index_kind)
         report.seconds = time.perf_counter() - t0
         manifest = _manifest(model, settings_identity(settings), report, cat.files)
         manifest["file_sizes"] = storage.file_sizes(gen)

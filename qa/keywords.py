@@ -170,8 +170,8 @@ class TokenTableBuilder:
 BM25_BLOCK = 1 << 22  # tokens per block of whole passages while the score matrix is built (~100 MB of temporaries)
 
 
-def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int, block: int | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int, block: int | None = None,
+                 empty: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """bm25s's Lucene BM25 score matrix (CSC: a column per word, rows sorted), in numpy alone.
 
     The same arithmetic as bm25s's own build (float64 tf part, Lucene idf, float32 scores) without its
@@ -185,7 +185,8 @@ def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int, block: int 
     """
     block = block or BM25_BLOCK
     n_docs = len(offsets) - 1
-    lengths = np.diff(offsets)
+    raw = np.diff(offsets)
+    lengths = raw if empty is None else np.maximum(raw, 1)  # `empty`: the word an empty passage holds once
     avg_doc_len = lengths.mean() if n_docs else np.float64("nan")
     cuts = np.unique(np.concatenate(([0], np.searchsorted(offsets, np.arange(block, int(offsets[-1]), block)),
                                      [n_docs]))) if n_docs else np.zeros(1, np.int64)
@@ -193,8 +194,11 @@ def _bm25_matrix(ids: np.ndarray, offsets: np.ndarray, n_vocab: int, block: int 
     def pairs(d0: int, d1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One block's (word, passage) pairs sorted by word then passage, with the term counts."""
         span = d1 - d0
-        local = np.repeat(np.arange(span, dtype=np.int64), lengths[d0:d1])
-        key, tf = np.unique(np.asarray(ids[offsets[d0]:offsets[d1]], np.int64) * span + local, return_counts=True)
+        local = np.repeat(np.arange(span, dtype=np.int64), raw[d0:d1])
+        words = np.asarray(ids[offsets[d0]:offsets[d1]], np.int64)
+        if empty is not None and len(none := np.flatnonzero(raw[d0:d1] == 0)):
+            words, local = np.concatenate((words, np.full(len(none), empty))), np.concatenate((local, none))
+        key, tf = np.unique(words * span + local, return_counts=True)
         word, doc = np.divmod(key, span)
         return word, doc + d0, tf
 
@@ -240,13 +244,12 @@ class KeywordIndex:
         import bm25s
 
         ids, offsets, vocab = np.asarray(table.ids), table.offsets, list(table.vocab)
-        empty = np.flatnonzero(np.diff(offsets) == 0)
-        if len(empty):  # as in bm25s, an empty passage holds the reserved "" token (length 1)
+        empty = None
+        if (np.diff(offsets) == 0).any():  # as in bm25s, an empty passage holds the reserved "" token (length 1)
             if "" not in vocab:
                 vocab.append("")
-            ids = np.insert(ids, offsets[empty], vocab.index(""))
-            offsets = offsets + np.searchsorted(empty, np.arange(len(offsets)))
-        data, indices, indptr = _bm25_matrix(ids, offsets, len(vocab))
+            empty = vocab.index("")  # (given block by block: inserting it copied every id)
+        data, indices, indptr = _bm25_matrix(ids, offsets, len(vocab), empty=empty)
         retriever = bm25s.BM25(k1=K1, b=B)
         retriever.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(offsets) - 1}
         retriever.vocab_dict = {t: i for i, t in enumerate(vocab)}
