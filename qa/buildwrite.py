@@ -109,30 +109,40 @@ def vectors(path: Path, passages: Spill, final: np.ndarray, plan: np.ndarray, re
     offset, size = header.offset, dim * 4
     del header
     cache = VectorCache(work, dim)
-    todo: dict[str, list[int]] = {}  # text hash -> [its length, the rows that take its vector]
     with open(path, "r+b") as f:
         fd = f.fileno()
         for i in np.flatnonzero(plan >= 0).tolist():
             os.pwrite(fd, reuse.vector(int(plan[i])), offset + i * size)  # type: ignore[union-attr]
         report.reused += int((plan >= 0).sum())
         new = np.flatnonzero(plan < 0)
-        for i, c in zip(new.tolist(), spilled_rows(passages, final[new])):
+        # What is left to embed, as arrays (a dict of hash -> rows kept ~1 KB a passage, with the holes
+        # its strings left among the freed rows): each row's text hash (hex) and length.
+        keys, lengths, left = np.empty(len(new), "S40"), np.empty(len(new), np.int64), np.zeros(len(new), bool)
+        for k, (i, c) in enumerate(zip(new.tolist(), spilled_rows(passages, final[new]))):
             if (cached := cache.get(c["hash"])) is not None:
                 os.pwrite(fd, cached.astype("<f4").tobytes(), offset + i * size)
                 report.reused += 1
             else:
-                todo.setdefault(c["hash"], [len(c["text"])]).append(i)
-        # Similar lengths in a batch waste less padding; each finished batch is saved for resume.
-        order = sorted(todo, key=lambda h: todo[h][0])
+                keys[k], lengths[k], left[k] = c["hash"], len(c["text"]), True
+        rows, keys, lengths = new[left], keys[left], lengths[left]
+        _, first, which = np.unique(keys, return_index=True, return_inverse=True)
+        which = which.ravel()
+        # One text per hash in first-seen order, then by length (similar lengths waste less padding);
+        # each finished batch is saved for resume.
+        seen = first[np.argsort(first, kind="stable")]
+        order = seen[np.argsort(lengths[seen], kind="stable")]  # rows (of `rows`) whose text is embedded
+        same = np.argsort(which, kind="stable")  # rows grouped by hash ...
+        start = np.searchsorted(which[same], np.arange(len(first) + 1))  # ... hash u's at same[start[u]:start[u+1]]
         for b in range(0, len(order), batch):
-            hashes = order[b:b + batch]
-            vecs = embedder.embed_documents([passages.get(int(final[todo[h][1]]))["text"] for h in hashes])
-            cache.add(hashes, vecs)
-            for h, v in zip(hashes, np.asarray(vecs, np.float32)):
+            picked = order[b:b + batch].tolist()
+            vecs = embedder.embed_documents([passages.get(int(final[rows[r]]))["text"] for r in picked])
+            cache.add([keys[r].decode() for r in picked], vecs)
+            for r, v in zip(picked, np.asarray(vecs, np.float32)):
                 data = np.ascontiguousarray(v, "<f4").tobytes()
-                for i in todo[h][1:]:
-                    os.pwrite(fd, data, offset + i * size)
-                report.embedded += len(todo[h]) - 1
+                u = int(which[r])
+                for j in same[start[u]:start[u + 1]].tolist():
+                    os.pwrite(fd, data, offset + int(rows[j]) * size)
+                report.embedded += int(start[u + 1] - start[u])
             if progress:
                 progress("embed", min(b + batch, len(order)), len(order))
 

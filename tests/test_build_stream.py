@@ -7,6 +7,7 @@ incremental one. `reference` below is the old in-memory code path: every article
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,27 @@ def test_an_incremental_build_writes_what_a_fresh_one_writes(tmp_path, hash_sett
     assert_same(got, reference(settings))
     for name in ("articles.jsonl", "chunks.jsonl", "vectors.npy", "columns.npz", "index.faiss"):
         assert (got["gen"] / name).read_bytes() == (again["gen"] / name).read_bytes(), name
+
+
+def test_a_text_in_several_articles_is_embedded_once_and_every_row_gets_its_vector(tmp_path, hash_settings,
+                                                                                 write_article, monkeypatch):
+    from qa.embedding import HashEmbedder
+
+    seeds = tmp_path / "seeds"
+    write_corpus(seeds, write_article)
+    shared = "市政府宣布，全市地铁线路将于下月起延长运营时间至午夜，并增开夜间公交线路。" * 6  # a passage alone
+    for k, (source, other) in enumerate([("江城日报", "港口吞吐量上半年增长百分之五，集装箱航线新增三条，新码头下月开工建设。"),
+                                         ("海滨晚报", "今年夏季降雨偏少，全市水库蓄水量比去年同期下降三成，农业用水趋紧。"),
+                                         ("南方网", "新能源汽车出口同比增长百分之三十，创历史新高，欧洲市场需求最为旺盛。")]):
+        write_article(seeds, f"shared{k}.md", f"本地新闻{k}", [other * 6, shared], source=source, date=f"2023-08-0{k + 1}")
+    seen: list[str] = []
+    embed = HashEmbedder.embed_documents
+    monkeypatch.setattr(HashEmbedder, "embed_documents", lambda self, texts: (seen.extend(texts), embed(self, texts))[1])
+    settings = hash_settings(seeds, tmp_path / "index")
+    report = build(settings)
+    embedded = Counter(seen)  # (before `reference` embeds again)
+    got, want = built(settings.index), reference(settings)
+    assert_same(got, want)  # every row holds its own text's vector
+    assert sum(c["text"] == shared for c in got["chunks"]) == 3
+    assert all(embedded[c["text"]] == 1 for c in got["chunks"])  # each text embedded once
+    assert report.embedded == len(got["chunks"])
