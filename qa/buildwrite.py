@@ -136,7 +136,7 @@ def vectors(path: Path, passages: Spill, final: np.ndarray, plan: np.ndarray, re
         for b in range(0, len(order), batch):
             picked = order[b:b + batch].tolist()
             vecs = embedder.embed_documents([passages.get(int(final[rows[r]]))["text"] for r in picked])
-            cache.add([keys[r].decode() for r in picked], vecs)
+            cache.add([keys[r].decode() for r in picked], vecs, remember=False)  # (all looked up above)
             for r, v in zip(picked, np.asarray(vecs, np.float32)):
                 data = np.ascontiguousarray(v, "<f4").tobytes()
                 u = int(which[r])

@@ -77,7 +77,9 @@ class VectorCache:
         self._load()
         return len(self._where)
 
-    def add(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+    def add(self, hashes: Sequence[str], vectors: np.ndarray, remember: bool = True) -> None:
+        """Save a batch as a shard; `remember=False`: on disk only, not looked up by this object (a build
+        looks every hash up before it embeds: its map would grow ~170 bytes a passage for nothing)."""
         self._load()
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = self.folder / f"shard-{self._shards:06d}-{os.getpid()}"
@@ -89,4 +91,5 @@ class VectorCache:
         tmp_meta = stem.with_suffix(".json.tmp")
         tmp_meta.write_text(json.dumps(list(hashes)))
         os.replace(tmp_meta, stem.with_suffix(".json"))
-        self._index(hashes, stem.with_suffix(".npy"))
+        if remember:
+            self._index(hashes, stem.with_suffix(".npy"))

@@ -23,6 +23,17 @@ def test_rows_come_back_from_every_shard_and_the_newest_copy_wins(tmp_path):
     assert fresh.get("zzz") is None
 
 
+def test_a_batch_not_remembered_is_on_disk_for_the_next_reader_only(tmp_path):
+    cache = VectorCache(tmp_path, 4)
+    cache.add(["a"], _vecs(1))
+    cache.add(["b", "c"], _vecs(2, 1), remember=False)  # what a build does: it looked them up already
+    cache.add(["d"], _vecs(1, 3))
+    assert len(cache) == 2 and cache.get("b") is None and np.array_equal(cache.get("d"), _vecs(1, 3)[0])
+    fresh = VectorCache(tmp_path, 4)  # a resumed build, or the next one
+    assert len(fresh) == 4 and np.array_equal(fresh.get("c"), _vecs(1, 2)[0])
+    assert np.array_equal(fresh.get("d"), _vecs(1, 3)[0])
+
+
 def test_a_returned_row_is_a_copy_that_outlives_the_shard(tmp_path):
     cache = VectorCache(tmp_path, 4)
     cache.add(["a"], _vecs(1))
