@@ -10,7 +10,6 @@ for resume); the file is then moved into the generation and FAISS is built from 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,13 +66,13 @@ def spilled_rows(spill: Spill, rows: np.ndarray, block: int = 512) -> Iterator[d
 
 
 def token_table(passages: Spill, final: np.ndarray, plan: np.ndarray, prev: TokenTable | None,
-                window: int, progress: Progress | None) -> TokenTable:
+                window: int, progress: Progress | None, folder: Path) -> TokenTable:
     """Reused passages take their token ids from the previous table (`plan`: its row, or -1); the rest
     are cut `window` passages at a time (on every core when there are many): a token list as Python
     strings costs ~15 times its ids, so cutting the whole archive at once held over a gigabyte at 100k."""
     plan = plan if prev is not None else np.full(len(final), -1, np.int64)
     todo = np.flatnonzero(plan < 0)
-    builder = TokenTableBuilder(prev)
+    builder = TokenTableBuilder(prev, folder)  # written in `folder`, memory-mapped (`write` moves it)
     for block in _cut_windows(passages, final[todo], window, progress):
         builder.feed(*block)
     for row in plan.tolist():
@@ -82,14 +81,6 @@ def token_table(passages: Spill, final: np.ndarray, plan: np.ndarray, prev: Toke
         else:
             builder.add_previous(row)
     return builder.finish()
-
-
-def park(table: TokenTable, folder: Path) -> TokenTable:
-    """The table saved in `folder` and loaded back memory-mapped: its ids leave the process's own memory
-    before the vectors are embedded and FAISS builds its graph (`write` moves the folder into the generation)."""
-    shutil.rmtree(folder, ignore_errors=True)  # a killed build's
-    table.save(folder)
-    return TokenTable.load(folder)
 
 
 def _cut_windows(passages: Spill, rows: np.ndarray, window: int, progress: Progress | None
@@ -149,7 +140,7 @@ def vectors(path: Path, passages: Spill, final: np.ndarray, plan: np.ndarray, re
 
 def write(gen: Path, cat: Catalogue, plan: Plan, articles: Spill, passages: Spill, table: TokenTable,
           tokens_dir: Path, vectors_npy: Path, kind: str) -> None:
-    """The generation's files; `table` is the one `park` saved in `tokens_dir`."""
+    """The generation's files; `table` is the one `token_table` wrote in `tokens_dir`."""
     sources: list[str] = []
     storage.write_jsonl(gen / "articles.jsonl", _articles(cat, plan, articles, sources))
     storage.write_jsonl(gen / "chunks.jsonl", spilled_rows(passages, plan.final))

@@ -142,8 +142,8 @@ def _generation(settings: Settings, embedder: Embedder, prev: Reuse | None, cat:
     """Token ids, vectors and the files of a new generation, published atomically."""
     reuse_rows = np.array(cat.prev_rows, np.int64)[plan.final]  # per passage: the live row with its text, or -1
     work = settings.index / ".work"
-    table = buildwrite.park(buildwrite.token_table(passages, plan.final, reuse_rows, prev.tokens if prev else None,
-                                                   TOKEN_WINDOW, progress), work / "tokens")
+    table = buildwrite.token_table(passages, plan.final, reuse_rows, prev.tokens if prev else None,
+                                   TOKEN_WINDOW, progress, work / "tokens")
     model = embedder.identity()
     buildwrite.vectors(work / "vectors.npy", passages, plan.final, reuse_rows, prev, embedder,
                        work / model_key(model), report, BATCH, progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,8 +49,13 @@ class TokenTable:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "ids.npy", self.ids, allow_pickle=False)
-        np.save(folder / "offsets.npy", self.offsets, allow_pickle=False)
-        (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+        self._save_rest(folder, self.offsets, self.vocab)
+
+    @staticmethod
+    def _save_rest(folder: Path, offsets: np.ndarray, vocab: list[str]) -> None:
+        """Everything but the ids (which a build's TokenTableBuilder writes in place)."""
+        np.save(folder / "offsets.npy", offsets, allow_pickle=False)
+        (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> TokenTable:
@@ -67,18 +72,26 @@ class TokenTableBuilder:
     """A new table from rows of a previous one (reused as slices) and new passages' tokens, in order.
 
     New tokens arrive as ids in blocks (`feed`, `add`) and are placed in the order `add_new` and
-    `add_previous` are called; `finish` writes every passage once into one array, freeing each block as
-    it goes, and renumbers in place: about one copy of the ids at a time (it held three).
+    `add_previous` are called; `finish` writes every passage once and renumbers in place. With a
+    `folder` (a build's), new ids go to a file as they come and the table is written there and loaded
+    memory-mapped: a million passages' ids (~1 GB) never sit in memory.
     """
 
     RENUMBER = 1 << 22  # ids renumbered this many at a time
 
-    def __init__(self, previous: TokenTable | None = None) -> None:
+    def __init__(self, previous: TokenTable | None = None, folder: Path | None = None) -> None:
         self._prev = previous
         self._vocab: list[str] = list(previous.vocab) if previous else []
         self._term_ids: dict[str, int] | None = None  # made on the first new tokens only
         self._pieces: list[list[int] | int] = []  # [first, last + 1) previous rows, or a count of new passages
-        self._blocks: deque[tuple[np.ndarray, np.ndarray]] = deque()  # new passages: (ids, offsets)
+        self._folder = folder
+        self._blocks: list[np.ndarray] = []  # new passages' ids, in memory (without a folder)
+        self._lengths: list[np.ndarray] = []  # new passages' token counts, per block
+        self._spill = None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # a killed build's
+            folder.mkdir(parents=True)
+            self._spill = open(folder / "new-ids.bin", "wb")  # noqa: SIM115 - closed by finish
         self._fed = self._placed = 0
 
     def _ids(self) -> dict[str, int]:
@@ -96,9 +109,11 @@ class TokenTableBuilder:
                 i = ids[w] = len(vocab)
                 vocab.append(w)
             remap[k] = i
-        offsets = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        self._blocks.append((remap[local], offsets))
+        if self._spill is not None:
+            self._spill.write(remap[local].tobytes())
+        else:
+            self._blocks.append(remap[local])
+        self._lengths.append(np.asarray(lengths, np.int64))
         self._fed += len(lengths)
 
     def add_new(self) -> None:
@@ -126,37 +141,42 @@ class TokenTableBuilder:
         else:
             self._pieces.append([row, row + 1])
 
+    def _new_ids(self) -> np.ndarray:
+        if self._spill is None:
+            return np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.int32)
+        self._spill.close()
+        path = Path(self._spill.name)
+        return np.memmap(path, np.int32, "r") if path.stat().st_size else np.zeros(0, np.int32)
+
     def finish(self) -> TokenTable:
         """The table; words no passage uses any more are dropped and the ids renumbered."""
         if self._placed != self._fed:
             raise ValueError(f"{self._fed - self._placed} fed passages were never placed")
         prev_ids = np.asarray(self._prev.ids) if self._prev else None  # a plain view: memmap slices are slow
         prev_off = self._prev.offsets if self._prev else None
+        new_ids = self._new_ids()
+        new_off = np.zeros(self._fed + 1, np.int64)
+        if self._lengths:
+            np.cumsum(np.concatenate(self._lengths), out=new_off[1:])
         n = sum(p[1] - p[0] if isinstance(p, list) else p for p in self._pieces)
-        total = sum(int(prev_off[p[1]] - prev_off[p[0]]) for p in self._pieces if isinstance(p, list)) + \
-            sum(int(off[-1]) for _, off in self._blocks)
-        ids, offsets = np.empty(total, np.int32), np.zeros(n + 1, np.int64)
-        at = row = 0  # next token, next passage
-        cursor = 0  # passages of the first block already placed
+        total = sum(int(prev_off[p[1]] - prev_off[p[0]]) for p in self._pieces if isinstance(p, list)) + len(new_ids)
+        if self._folder is not None and total:
+            ids = np.lib.format.open_memmap(self._folder / "ids.npy", "w+", np.int32, (total,))
+        else:
+            ids = np.empty(total, np.int32)
+        offsets = np.zeros(n + 1, np.int64)
+        at = row = nxt = 0  # next token, next passage, next new passage
         for piece in self._pieces:
-            if isinstance(piece, list):
-                lo, hi = int(prev_off[piece[0]]), int(prev_off[piece[1]])
-                ids[at:at + hi - lo] = prev_ids[lo:hi]
-                offsets[row + 1:row + 1 + piece[1] - piece[0]] = prev_off[piece[0] + 1:piece[1] + 1] - lo + at
-                at, row = at + hi - lo, row + piece[1] - piece[0]
-                continue
-            left = piece
-            while left:
-                block, off = self._blocks[0]
-                m = min(left, len(off) - 1 - cursor)
-                lo, hi = int(off[cursor]), int(off[cursor + m])
-                ids[at:at + hi - lo] = block[lo:hi]
-                offsets[row + 1:row + 1 + m] = off[cursor + 1:cursor + 1 + m] - lo + at
-                at, row, left, cursor = at + hi - lo, row + m, left - m, cursor + m
-                if cursor == len(off) - 1:
-                    self._blocks.popleft()  # its ids are in place: freed now, not at the end
-                    cursor = 0
-        self._pieces = []
+            a, b, src, off = (piece[0], piece[1], prev_ids, prev_off) if isinstance(piece, list) else \
+                (nxt, nxt + piece, new_ids, new_off)
+            lo, hi = int(off[a]), int(off[b])
+            ids[at:at + hi - lo] = src[lo:hi]
+            offsets[row + 1:row + 1 + b - a] = off[a + 1:b + 1] - lo + at
+            at, row = at + hi - lo, row + b - a
+            if not isinstance(piece, list):
+                nxt = b
+        self._pieces, self._blocks = [], []
+        del new_ids
         used = np.bincount(ids, minlength=len(self._vocab)) > 0
         vocab = self._vocab
         if not used.all():
@@ -164,7 +184,17 @@ class TokenTableBuilder:
             for s in range(0, total, self.RENUMBER):
                 ids[s:s + self.RENUMBER] = remap[ids[s:s + self.RENUMBER]]
             vocab = [t for t, u in zip(vocab, used.tolist()) if u]
-        return TokenTable(ids, offsets, vocab)
+        table = TokenTable(ids, offsets, vocab)
+        if self._folder is None:
+            return table
+        (self._folder / "new-ids.bin").unlink()
+        if isinstance(ids, np.memmap):
+            ids.flush()
+            TokenTable._save_rest(self._folder, offsets, vocab)
+            del table, ids
+        else:
+            table.save(self._folder)  # (nothing to map: an empty table)
+        return TokenTable.load(self._folder)
 
 
 BM25_BLOCK = 1 << 22  # tokens per block of whole passages while the score matrix is built (~100 MB of temporaries)

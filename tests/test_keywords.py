@@ -61,12 +61,13 @@ def test_builder_reuses_rows_and_drops_words_no_passage_uses(tmp_path):
     assert index.coverage(["上海"]) == 0.0 and index.coverage(["新闻"]) == 1.0
 
 
-@pytest.mark.parametrize("seed", [5, 6])
-def test_builder_places_fed_blocks_between_reused_rows_as_told(tmp_path, seed):
-    # a build feeds new passages' tokens in blocks and places them among reused rows in the index's order
+@pytest.mark.parametrize("seed,on_disk", [(5, False), (6, False), (5, True), (7, True)])
+def test_builder_places_fed_blocks_between_reused_rows_as_told(tmp_path, seed, on_disk):
+    # a build feeds new passages' tokens in blocks and places them among reused rows in the index's order;
+    # on disk (a build's): new ids spilled to a file, the table written in the folder and memory-mapped
     rng = random.Random(seed)
     _table(old := _corpus(rng, 40)).save(tmp_path / "t")
-    b = TokenTableBuilder(TokenTable.load(tmp_path / "t"))
+    b = TokenTableBuilder(TokenTable.load(tmp_path / "t"), tmp_path / "new" if on_disk else None)
     new = _corpus(rng, 50)
     for s in range(0, len(new), 7):  # blocks of 7, each with its own word list
         words = list(dict.fromkeys(w for d in new[s:s + 7] for w in d))
@@ -84,8 +85,20 @@ def test_builder_places_fed_blocks_between_reused_rows_as_told(tmp_path, seed):
     table = b.finish()
     assert [table.tokens(i) for i in range(len(table))] == expected
     assert sorted(table.vocab) == sorted({w for d in expected for w in d})
+    if on_disk:
+        assert isinstance(table.ids, np.memmap) and sorted(p.name for p in (tmp_path / "new").iterdir()) == \
+            ["ids.npy", "offsets.npy", "vocab.json"]
+        again = TokenTable.load(tmp_path / "new")
+        assert [again.tokens(i) for i in range(len(again))] == expected
     with pytest.raises(ValueError, match="placed already"):
         b.add_new()
+
+
+def test_builder_on_disk_with_no_tokens_writes_an_empty_table(tmp_path):
+    b = TokenTableBuilder(None, tmp_path / "t")
+    b.add([])
+    table = b.finish()
+    assert len(table) == 1 and table.tokens(0) == [] and len(TokenTable.load(tmp_path / "t").ids) == 0
 
 
 def test_builder_refuses_fed_passages_left_unplaced():

@@ -117,11 +117,11 @@ def test_full_disk_is_one_error_and_leaves_no_work_behind(tmp_path: Path, where:
     elif where == "vector cache":
         real_add, calls = VectorCache.add, []
 
-        def add(self, hashes, vectors):
+        def add(self, hashes, vectors, **kw):
             calls.append(1)
             if len(calls) > 1:  # the first batch is saved, the disk fills during the second
                 _enospc(self.folder)
-            real_add(self, hashes, vectors)
+            real_add(self, hashes, vectors, **kw)
 
         monkeypatch.setattr(VectorCache, "add", add)
     else:
