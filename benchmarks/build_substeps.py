@@ -22,6 +22,7 @@ import qa.buildwrite as bw  # noqa: E402
 import qa.dense as dn  # noqa: E402
 import qa.index as ix  # noqa: E402
 import qa.keywords as kw  # noqa: E402
+import qa.tokentable as tt  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embedding import load_embedder  # noqa: E402
 
@@ -63,9 +64,9 @@ def wrap(owner, name: str, label: str) -> None:
 def main() -> None:
     threading.Thread(target=sampler, daemon=True).start()
     for owner, name, label in ((ix.Reader, "read", "read"), (bw, "fold", "fold"), (bw, "token_table", "token_table"),
-                               (kw.TokenTableBuilder, "finish", "tt_finish"), (bw, "vectors", "vectors"),
+                               (tt.TokenTableBuilder, "finish", "tt_finish"), (bw, "vectors", "vectors"),
                                (bw, "write", "write"), (bw.storage, "write_jsonl", "write_jsonl"),
-                               (kw.TokenTable, "save", "tt_save"), (dn, "build", "faiss_build"),
+                               (tt.TokenTable, "save", "tt_save"), (dn, "build", "faiss_build"),
                                (dn, "save", "faiss_save"), (kw, "_bm25_matrix", "bm25_matrix"),
                                (kw.KeywordIndex, "save", "bm25_save")):
         wrap(owner, name, label)

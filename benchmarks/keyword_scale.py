@@ -29,8 +29,8 @@ CANDIDATES = 50
 
 
 def real_table(eval_dir: Path, cache: Path, count: int, log):
-    from qa.keywords import TokenTable
     from qa.text import tokens_many
+    from qa.tokentable import TokenTable
 
     folder = cache / f"keyword-scale-tokens-{count}"
     if (folder / "vocab.json").is_file():
@@ -44,7 +44,7 @@ def real_table(eval_dir: Path, cache: Path, count: int, log):
 
 def tiled(table, n: int):
     """The first n passages of the real table repeated as often as needed."""
-    from qa.keywords import TokenTable
+    from qa.tokentable import TokenTable
 
     real = len(table)
     reps, rest = divmod(n, real)

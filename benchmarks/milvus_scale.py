@@ -123,9 +123,10 @@ def write_local(folder: Path, chunks: list[dict], articles: dict[str, dict], x: 
     from qa import dense, storage
     from qa import index as ix
     from qa.config import Settings
-    from qa.keywords import KeywordIndex, TokenTableBuilder
+    from qa.keywords import KeywordIndex
     from qa.records import Columns
     from qa.text import tokens_many
+    from qa.tokentable import TokenTableBuilder
 
     gen = storage.new_generation(folder)
     builder = TokenTableBuilder(None)

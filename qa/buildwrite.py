@@ -20,10 +20,11 @@ from . import dense, storage, syndication
 from .buildread import Catalogue
 from .buildspill import Spill
 from .embedding import Embedder
-from .keywords import KeywordIndex, TokenTable, TokenTableBuilder
+from .keywords import KeywordIndex
 from .previous import Reuse
 from .records import Columns
 from .text import tokens_encoded
+from .tokentable import TokenTable, TokenTableBuilder
 from .vectorcache import VectorCache
 
 Progress = Callable[[str, int, int], None]

@@ -21,11 +21,12 @@ import numpy as np
 from . import dense
 from .embedding import Embedder
 from .errors import InputError
-from .keywords import KeywordIndex, TokenTable
+from .keywords import KeywordIndex
 from .records import Columns
 from .search import Retriever
 from .storage import StoredIndex
 from .text import tokens_many
+from .tokentable import TokenTable
 from .vectorcache import VectorCache, model_key
 
 Progress = Callable[[str, int, int], None]

@@ -69,7 +69,7 @@ def _records(path: Path) -> Iterator[dict]:
 def load_reuse(index_dir: Path) -> Reuse | None:
     """The live generation for reuse by a local build, or None when there is none or it is damaged.
     Reads chunks.jsonl and articles.jsonl once, a line at a time, keeping the maps above."""
-    from .keywords import TokenTable
+    from .tokentable import TokenTable
 
     try:
         live = _live(index_dir)
@@ -124,7 +124,7 @@ def load_previous(index_dir: Path) -> Previous | None:
 
     Lighter than `load` (no FAISS index, no BM25) and it also reads format 1, so that upgrading newsqa
     re-tokenises an archive but does not embed it again."""
-    from .keywords import TokenTable
+    from .tokentable import TokenTable
 
     try:
         live = _live(index_dir)

@@ -17,11 +17,12 @@ from qa.buildread import article_record, chunk_records
 from qa.embedding import load_embedder
 from qa.errors import ArticleError
 from qa.index import build
-from qa.keywords import KeywordIndex, TokenTable
+from qa.keywords import KeywordIndex
 from qa.records import Columns
 from qa.seedfiles import read_capped, seed_digest, seed_files
 from qa.sources import read_file
 from qa.text import tokens
+from qa.tokentable import TokenTable
 from tests.test_index import live, write_corpus
 from tests.test_syndication import EDITED, OTHER, SAME_TOPIC, WIRE
 

@@ -20,9 +20,9 @@ from qa.answer import Asker
 from qa.embedding import load_embedder
 from qa.errors import IndexError_, IndexLockedError, SeedsError
 from qa.index import build, check
-from qa.keywords import TokenTable
 from qa.search import Filters, Retriever
 from qa.text import tokens
+from qa.tokentable import TokenTable
 
 PARAS = {
     "harbour.md": ("Harbour Bridge Reopens", "City Daily", "2024-03-01", [

@@ -6,7 +6,7 @@ import numpy as np
 
 from qa import index as ix
 from qa.index import build
-from qa.keywords import TokenTable
+from qa.tokentable import TokenTable
 from tests.test_index import PARAS, live, write_corpus
 
 

@@ -8,7 +8,8 @@ import bm25s
 import numpy as np
 import pytest
 
-from qa.keywords import KeywordIndex, TokenTable, TokenTableBuilder
+from qa.keywords import KeywordIndex
+from qa.tokentable import TokenTable, TokenTableBuilder
 
 WORDS = ["北京", "上海", "经济", "增长", "发布", "会议", "a", "bank", "人工智能", "联合国", "气候", "新闻"]
 

@@ -41,9 +41,10 @@ def test_an_english_question_quotes_the_sentence_with_its_words_in_chinese():
 def test_an_english_word_scores_once_by_its_best_sense():
     """qa/query.py literal_groups / anchor_scores: a passage with three senses of one English word does not
     outrank a passage with one sense of each of two words (summing every sense did: benchmarks/feedback.py)."""
-    from qa.keywords import KeywordIndex, TokenTableBuilder
+    from qa.keywords import KeywordIndex
     from qa.query import anchor_scores, literal_groups
     from qa.text import query_tokens
+    from qa.tokentable import TokenTableBuilder
 
     groups = literal_groups("Who registered the team in 2015?")
     assert groups[0] == (("2015",),) and len(groups) == 3  # 2015, registered, team
