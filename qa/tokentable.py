@@ -173,7 +173,9 @@ class TokenTableBuilder:
                 nxt = b
         self._pieces, self._blocks = [], []
         del new_ids
-        used = np.bincount(ids, minlength=len(self._vocab)) > 0
+        used = np.zeros(len(self._vocab), bool)  # in blocks: bincount of int32 ids made an int64 copy of them all
+        for s in range(0, total, self.RENUMBER):
+            used[ids[s:s + self.RENUMBER]] = True
         vocab = self._vocab
         if not used.all():
             remap = (np.cumsum(used) - 1).astype(np.int32)

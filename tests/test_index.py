@@ -400,8 +400,11 @@ def many_articles(write_article, seeds: Path, first: int, last: int, rng: random
 def _entries(index: Path) -> set[str]:
     names = {p.name for p in index.glob("gen-*")}
     work = index / ".work"
-    if work.is_dir():
-        names |= {str(p.relative_to(work)) for p in work.rglob("shard-*.json")}
+    for _ in range(5):  # the running build removes folders under .work (its spill) while this walks them
+        try:
+            return names | {str(p.relative_to(work)) for p in work.rglob("shard-*.json")}
+        except FileNotFoundError:
+            time.sleep(0.01)
     return names
 
 

@@ -63,10 +63,12 @@ def test_builder_reuses_rows_and_drops_words_no_passage_uses(tmp_path):
 
 
 @pytest.mark.parametrize("seed,on_disk", [(5, False), (6, False), (5, True), (7, True)])
-def test_builder_places_fed_blocks_between_reused_rows_as_told(tmp_path, seed, on_disk):
+def test_builder_places_fed_blocks_between_reused_rows_as_told(tmp_path, monkeypatch, seed, on_disk):
     # a build feeds new passages' tokens in blocks and places them among reused rows in the index's order;
     # on disk (a build's): new ids spilled to a file, the table written in the folder and memory-mapped
     rng = random.Random(seed)
+    if on_disk:
+        monkeypatch.setattr(TokenTableBuilder, "RENUMBER", 5)  # words in use and renumbering, 5 ids at a time
     _table(old := _corpus(rng, 40)).save(tmp_path / "t")
     b = TokenTableBuilder(TokenTable.load(tmp_path / "t"), tmp_path / "new" if on_disk else None)
     new = _corpus(rng, 50)
