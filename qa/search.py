@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import fusion, syndication, timeexpr
+from . import fusion, sentencerank, syndication, timeexpr
 from .embedding import Embedder
 from .errors import IndexError_, InputError
 from .query import anchor_scores, keywords_apply
@@ -107,6 +107,9 @@ class Retriever:
                 f"{self.store.label} was built with model {built.get('model')!r} "
                 f"({built.get('backend', 'sentence-transformers')}) but {self.embedder.name!r} is selected: "
                 f"run `qa build` to rebuild it, or select {built.get('model')!r} (--model / QA_MODEL)")
+        # A question in another language than the articles: top passages re-scored by their best sentence.
+        self._sentences = sentencerank.SentenceRanker(self.embedder) \
+            if sentencerank.applies(self.embedder.name) else None
         if not isinstance(self.index, Store):
             cols = self.index.columns
             self._sources = np.array([s.casefold() for s in cols.sources.tolist()], dtype=str)
@@ -186,17 +189,22 @@ class Retriever:
             dense_scores = dict(zip(rows.tolist(), scores.tolist()))
             if stats is not None:
                 stats["dense_top"] = scores.tolist()
+        # The hits keep their passages' own cosines (the abstention rule reads them); only the ranking moves.
+        ranking_dense = dense_scores
+        if dense_scores and self._sentences is not None and not keywords_apply(question):
+            ranking_dense = self._sentences.rescore(
+                vec, dense_scores, lambda rows: [c["text"] for c in self.store.passages(rows)])
         if mode in ("keyword", "hybrid"):
             text = f"{question} {scope.resolved}" if scope and scope.resolved else question
             toks = query_tokens(text)
             coverage = self.store.coverage(toks) if keywords_apply(question) or mode == "keyword" else 0.0
             keyword_scores = self.store.keyword(text, toks, n, filters)
         if mode == "dense":
-            ranked = sorted(dense_scores.items(), key=lambda x: (-x[1], x[0]))
+            ranked = sorted(ranking_dense.items(), key=lambda x: (-x[1], x[0]))
         elif mode == "keyword":
             ranked = sorted(keyword_scores.items(), key=lambda x: (-x[1], x[0]))
         else:
-            ranked = fusion.fuse(dense_scores, keyword_scores, coverage,
+            ranked = fusion.fuse(ranking_dense, keyword_scores, coverage,
                                  anchors=anchor_scores(self.store, question, filters, n),
                                  **fusion.profile(self.embedder.name))
         return ranked, dense_scores, keyword_scores

@@ -1,0 +1,88 @@
+"""A question in another language than the articles: its top passages re-scored by their best sentence.
+
+A passage's vector averages all its sentences, so a German or Arabic question whose answer is one sentence of a
+long Chinese paragraph scores that paragraph like its neighbours; the sentence itself scores much closer. For a
+question whose words are never in the articles (qa/query.py keywords_apply: the keyword side cannot help), the
+dense top TOP passages get SHARE x their best sentence's cosine + (1 - SHARE) x their own; the passages below
+them move by the mean change of those TOP, so the list keeps one scale for the fusion's gate. Chinese questions
+are not touched (no cost; their gain was +.003). Measured on the dev half of xquad-5lang-to-zh and xquad-en2zh
+(benchmarks/sentence_rank.py, benchmarks/README.md "A passage's best sentence"): TOP 10 and SHARE 0.5.
+
+Only models measured get it (MODELS: e5-small carries the gain; use-m3 alone moved little, others were not
+measured). Sentence vectors cost one embedding per sentence of a passage not seen before; they are kept in an
+LRU keyed by the passage text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .embedding import Embedder
+from .text import sentences
+
+TOP = 10
+SHARE = 0.5
+MODELS = ("e5-small", "e5-small+use-m3")
+MIN_CHARS = 4  # shorter pieces ("一、") are not sentences of their own
+
+
+def passage_sentences(text: str) -> list[str]:
+    """The sentences scored for a passage: its sentences of MIN_CHARS or more, else the passage itself."""
+    out = [s for s, _, _ in sentences(text) if len(s) >= MIN_CHARS]
+    return out or [text]
+
+
+class SentenceRanker:
+    """Re-scores a dense candidate list by each passage's best sentence; safe to share between threads."""
+
+    def __init__(self, embedder: Embedder, top: int = TOP, share: float = SHARE, capacity: int = 4096) -> None:
+        self.embedder = embedder
+        self.top = top
+        self.share = share
+        self._capacity = capacity
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each passage's sentence vectors (rows), embedding only passages not cached, in one batch."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            pieces = [passage_sentences(t) for t in missing]
+            flat = self.embedder.embed_documents([s for p in pieces for s in p])
+            at = 0
+            with self._lock:
+                for t, p in zip(missing, pieces):
+                    self._cache[t] = flat[at:at + len(p)]
+                    at += len(p)
+                    if len(self._cache) > self._capacity:
+                        self._cache.popitem(last=False)
+        with self._lock:
+            out = []
+            for t in texts:
+                if t in self._cache:
+                    self._cache.move_to_end(t)
+                    out.append(self._cache[t])
+                else:  # evicted by a concurrent search between the two steps: embed it again
+                    out.append(self.embedder.embed_documents(passage_sentences(t)))
+            return out
+
+    def rescore(self, vec: np.ndarray, dense: dict[int, float],
+                texts: Callable[[list[int]], list[str]]) -> dict[int, float]:
+        """`dense` (row -> cosine) with its top `top` rows mixed with their best sentence's cosine to `vec` and
+        the rest shifted by those rows' mean change. `texts(rows)` reads the passages."""
+        if not dense or self.share <= 0:
+            return dict(dense)
+        rows = sorted(dense, key=lambda r: (-dense[r], r))[:self.top]
+        best = [float((m @ vec).max()) for m in self._vectors(texts(rows))]
+        mixed = {r: (1 - self.share) * dense[r] + self.share * b for r, b in zip(rows, best)}
+        shift = float(np.mean([mixed[r] - dense[r] for r in rows]))
+        return {r: mixed.get(r, s + shift) for r, s in dense.items()}
+
+
+def applies(model: str) -> bool:
+    return model in MODELS

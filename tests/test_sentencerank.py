@@ -1,0 +1,65 @@
+"""qa/sentencerank.py: a cross-lingual question's top passages re-scored by their best sentence (issue 9.4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.sentencerank import SentenceRanker, applies, passage_sentences
+
+
+class TableEmbedder:
+    """Vectors from a table (unit vectors along named axes), counting what it embeds."""
+
+    name = "table"
+    dim = 3
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        self.table = table
+        self.embedded: list[str] = []
+
+    def embed_documents(self, texts):
+        self.embedded += list(texts)
+        return np.stack([self.table[t] for t in texts]).astype(np.float32)
+
+
+X, Y, Z = np.eye(3, dtype=np.float32)
+MIXED = "关于天气的一句话。这里是答案所在的句子。"  # one sentence on the question (X), one not (Y)
+TABLE = {"关于天气的一句话。": Y, "这里是答案所在的句子。": X, "一段只谈别的事情的话。": Z, "又一段别的话。": Z}
+
+
+def test_the_top_passages_mix_in_their_best_sentence_and_the_rest_keep_one_scale():
+    texts = {0: MIXED, 1: "一段只谈别的事情的话。", 2: "又一段别的话。"}
+    ranker = SentenceRanker(TableEmbedder(TABLE), top=2, share=0.5)
+    dense = {0: 0.50, 1: 0.60, 2: 0.40}
+    out = ranker.rescore(X, dense, lambda rows: [texts[r] for r in rows])
+    # rows 1 and 0 are the top 2: row 0's best sentence is X (cosine 1), row 1's is Z (0)
+    assert out[0] == pytest.approx(0.5 * 0.50 + 0.5 * 1.0)
+    assert out[1] == pytest.approx(0.5 * 0.60 + 0.5 * 0.0)
+    shift = ((out[0] - 0.50) + (out[1] - 0.60)) / 2
+    assert out[2] == pytest.approx(0.40 + shift)  # below the top: moved by their mean change, order kept
+    assert max(out, key=out.get) == 0  # the passage holding the answer sentence now leads
+
+
+def test_sentence_vectors_are_embedded_once_per_passage():
+    emb = TableEmbedder(TABLE)
+    ranker = SentenceRanker(emb, top=10, share=0.5)
+    for _ in range(3):
+        ranker.rescore(X, {0: 0.5}, lambda rows: [MIXED])
+    assert emb.embedded == ["关于天气的一句话。", "这里是答案所在的句子。"]
+
+
+def test_a_share_of_zero_or_no_candidates_changes_nothing():
+    ranker = SentenceRanker(TableEmbedder(TABLE), share=0.0)
+    assert ranker.rescore(X, {0: 0.5, 1: 0.2}, lambda rows: [MIXED] * len(rows)) == {0: 0.5, 1: 0.2}
+    assert SentenceRanker(TableEmbedder(TABLE)).rescore(X, {}, lambda rows: []) == {}
+
+
+def test_short_pieces_are_not_sentences_and_a_passage_without_any_is_itself():
+    assert passage_sentences("对。这里是答案所在的句子。") == ["这里是答案所在的句子。"]
+    assert passage_sentences("好。") == ["好。"]
+
+
+def test_only_measured_models_get_it():
+    assert applies("e5-small+use-m3") and applies("e5-small")
+    assert not applies("hash") and not applies("use-m3")
