@@ -15,6 +15,9 @@ on out-of-domain ones (xquad-en2zh over cmrc2018, off-topic questions over the s
   dense12  the best dense cosine minus the second best (how clearly the meaning picks one passage)
   gap5, gap50  the best dense cosine minus the 5th / the 50th best over the corpus (the shipped gap: the 20th,
            with the Chinese background); z50  the best in standard deviations above the mean of the top 50
+  smargin  the best sentence of the top 5 hits (cosine, qa/sentencerank.py's sentence vectors) minus the best
+           cosine to the off-topic background (sentences too, so like is compared with like)
+  sgap     that best sentence minus the median of the dense top 10's best sentences
 """
 
 from __future__ import annotations
@@ -37,13 +40,15 @@ from qa import evidence as ev  # noqa: E402
 from qa.embedding import load_embedder  # noqa: E402
 from qa.evaluate import corpus_retriever, read_jsonl  # noqa: E402
 from qa.query import anchor_scores, literal_groups  # noqa: E402
+from qa.sentencerank import SentenceRanker  # noqa: E402
 from qa.storage import load  # noqa: E402
 from qa.text import fold  # noqa: E402
 
 COMBOS = ("margin,gap", "margin,gap,gloss1", "margin,gap,gloss3", "margin,gap,anchor1", "margin,gap,dense12",
           "margin,gap,gloss1,anchor1", "margin,gap,gloss1,dense12", "margin,gap,gloss1,anchor1,dense12",
           "margin,gap,gap5", "margin,gap,gap50", "margin,gap,z50", "margin,gap5", "margin,gap50", "margin,z50",
-          "margin,gap,gap50,z50")
+          "margin,gap,gap50,z50", "margin,gap,smargin", "smargin,gap", "margin,smargin", "margin,gap,smargin,sgap",
+          "smargin,sgap", "smargin,gap,sgap", "margin,gap,smargin,z50")
 
 
 def extra(retriever: Retriever, scorer: ev.SentenceScorer, question: str, vec: np.ndarray) -> dict[str, float]:
@@ -62,11 +67,22 @@ def extra(retriever: Retriever, scorer: ev.SentenceScorer, question: str, vec: n
 
     anchors = anchor_scores(retriever.store, question)
     top = stats.get("dense_top") or [0.0, 0.0]
-    return {**parts(retriever, vec, hits[0].row if hits else None), "margin": sig.margin, "gap": sig.gap, "gloss1": share(texts[:1]), "gloss3": share(texts),
+    return {**parts(retriever, vec, hits[0].row if hits else None), **sentence_signals(retriever, scorer, vec, hits), "margin": sig.margin, "gap": sig.gap, "gloss1": share(texts[:1]), "gloss3": share(texts),
             "anchor1": anchors.get(hits[0].row, 0.0) / max(anchors.values()) if anchors and hits else 0.0,
             "dense12": float(top[0] - top[1]) if len(top) > 1 else 0.0,
             "gap5": float(top[0] - top[min(4, len(top) - 1)]), "gap50": float(top[0] - top[-1]),
             "z50": float((top[0] - np.mean(top)) / (np.std(top) + 1e-9))}
+
+
+def sentence_signals(retriever: Retriever, scorer: ev.SentenceScorer, vec: np.ndarray, hits: list) -> dict:
+    """smargin and sgap (module docstring), from the sentence vectors the search's re-scoring keeps."""
+    ranker = SentenceRanker(retriever.embedder) if retriever._sentences is None else retriever._sentences
+    if not hits:
+        return {"smargin": 0.0, "sgap": 0.0}
+    best = max(float((m @ vec).max()) for m in ranker._vectors([h.text for h in hits[:5]]))
+    rows = [int(r) for r in retriever.store.dense(vec, 10)[1] if int(r) >= 0]
+    tops = [float((m @ vec).max()) for m in ranker._vectors([c["text"] for c in retriever.store.passages(rows)])]
+    return {"smargin": best - scorer.background_max(vec), "sgap": best - float(np.median(tops))}
 
 
 def parts(retriever: Retriever, vec: np.ndarray, top_row: int | None) -> dict[str, float]:

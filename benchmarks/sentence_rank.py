@@ -28,6 +28,7 @@ from benchmarks.modelcache import dense_lists, load_set, mrr  # noqa: E402
 from qa import fusion  # noqa: E402
 from qa.embedding import QUERY_WEIGHTS, load_embedder  # noqa: E402
 from qa.sentencerank import SHARE, TOP, SentenceRanker  # noqa: E402
+from qa.sentencevectors import SentenceVectors  # noqa: E402
 
 GRID_TOP = (0, 5, 8, 10, 15, 20, 50)
 GRID_SHARE = (0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {n: load_set(args.eval, n, args.per_lang if n == "xquad-5lang-to-zh" else args.sample)
             for n in ("xquad-en2zh", "xquad-5lang-to-zh")}
     emb = load_embedder(MODEL)
-    ranker = SentenceRanker(emb, capacity=10**6)
+    ranker = SentenceRanker(emb, store=SentenceVectors(10**6))  # every sentence of the 240 passages kept
     t = time.perf_counter()
     ranker._vectors([c["text"] for c in sets["xquad-en2zh"].retriever.index.chunks])  # all passages, once
     t_sent = time.perf_counter() - t

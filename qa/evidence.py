@@ -14,13 +14,13 @@ articles at all?") cannot use raw cosines (e5 bunches them at 0.7-0.9 for anythi
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .query import asks_number, keywords_apply, searched_literally
+from .sentencevectors import SHARED, SentenceVectors
 from .text import fold, query_tokens, sentences
 
 if TYPE_CHECKING:
@@ -99,14 +99,13 @@ class SentenceScorer:
     (`qa.embedding.sentence_embedder`: a fast part of a combined model). The combined model's other part, when
     there is exactly one, is `second` (`second_cosines`: for questions over articles in another language)."""
 
-    def __init__(self, embedder, capacity: int = 4096, sentences=None) -> None:
+    def __init__(self, embedder, capacity: int | None = None, sentences=None) -> None:
         self.embedder = embedder
         self.sentence_model = sentences or embedder
         others = [p for p in getattr(embedder, "parts", ()) if p is not self.sentence_model]
         self.second = others[0] if sentences is not None and len(others) == 1 else None
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.second_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._capacity = capacity
+        # the process's sentence vectors (shared with the search's re-scoring), or a private LRU of `capacity`
+        self.store = SHARED if capacity is None else SentenceVectors(capacity)
         self._background: np.ndarray | None = None
 
     def question_vector(self, question: str, qvec: np.ndarray) -> np.ndarray:
@@ -116,24 +115,13 @@ class SentenceScorer:
         return self.sentence_model.embed_queries([question])[0]
 
     def vectors(self, texts: list[str]) -> np.ndarray:
-        return self._vectors(self.sentence_model, self._cache, texts)
+        return self.store.get(self.sentence_model, texts)
 
     def second_cosines(self, question: str, texts: list[str]) -> np.ndarray | None:
         """The sentences' cosines to the question by `second` (None without one)."""
         if self.second is None:
             return None
-        return self._vectors(self.second, self.second_cache, texts) @ self.second.embed_queries([question])[0]
-
-    def _vectors(self, model, cache: OrderedDict[str, np.ndarray], texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        if missing:
-            for t, v in zip(missing, model.embed_documents(missing)):
-                cache[t] = v
-                if len(cache) > self._capacity:
-                    cache.popitem(last=False)
-        for t in texts:
-            cache.move_to_end(t)
-        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, model.dim))
+        return self.store.get(self.second, texts) @ self.second.embed_queries([question])[0]
 
     def background(self, qvec: np.ndarray) -> np.ndarray:
         """Cosines of the question with BACKGROUND (its first len(BACKGROUND_ZH) are the Chinese ones)."""

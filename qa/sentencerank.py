@@ -9,19 +9,19 @@ are not touched (no cost; their gain was +.003). Measured on the dev half of xqu
 (benchmarks/sentence_rank.py, benchmarks/README.md "A passage's best sentence"): TOP 10 and SHARE 0.5.
 
 Only models measured get it (MODELS: e5-small carries the gain; use-m3 alone moved little, others were not
-measured). Sentence vectors cost one embedding per sentence of a passage not seen before; they are kept in an
-LRU keyed by the passage text.
+measured). Sentence vectors cost one embedding per sentence not seen before (~0.7-1 s for an English question
+on the seed index, nothing cached: benchmarks/README.md); they are kept per model (qa/sentencevectors.py) and
+the evidence step reuses them.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .embedding import Embedder
+from .sentencevectors import SHARED, SentenceVectors
 from .text import sentences
 
 TOP = 10
@@ -39,37 +39,28 @@ def passage_sentences(text: str) -> list[str]:
 class SentenceRanker:
     """Re-scores a dense candidate list by each passage's best sentence; safe to share between threads."""
 
-    def __init__(self, embedder: Embedder, top: int = TOP, share: float = SHARE, capacity: int = 4096) -> None:
+    def __init__(self, embedder: Embedder, top: int = TOP, share: float = SHARE,
+                 store: SentenceVectors = SHARED) -> None:
         self.embedder = embedder
         self.top = top
         self.share = share
-        self._capacity = capacity
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self.store = store
 
     def _vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each passage's sentence vectors (rows), embedding only passages not cached, in one batch."""
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            pieces = [passage_sentences(t) for t in missing]
-            flat = self.embedder.embed_documents([s for p in pieces for s in p])
-            at = 0
-            with self._lock:
-                for t, p in zip(missing, pieces):
-                    self._cache[t] = flat[at:at + len(p)]
-                    at += len(p)
-                    if len(self._cache) > self._capacity:
-                        self._cache.popitem(last=False)
-        with self._lock:
-            out = []
-            for t in texts:
-                if t in self._cache:
-                    self._cache.move_to_end(t)
-                    out.append(self._cache[t])
-                else:  # evicted by a concurrent search between the two steps: embed it again
-                    out.append(self.embedder.embed_documents(passage_sentences(t)))
-            return out
+        """Each passage's sentence vectors (rows), as the index's model embeds documents. A combined model's
+        parts are kept apart (the evidence step reuses e5's and USE's sentence vectors) and joined here."""
+        pieces = [passage_sentences(t) for t in texts]
+        flat = [s for p in pieces for s in p]
+        parts = getattr(self.embedder, "parts", None)
+        if parts and hasattr(self.embedder, "join"):
+            rows = self.embedder.join([self.store.get(p, flat) for p in parts])
+        else:
+            rows = self.store.get(self.embedder, flat)
+        out, at = [], 0
+        for p in pieces:
+            out.append(rows[at:at + len(p)])
+            at += len(p)
+        return out
 
     def rescore(self, vec: np.ndarray, dense: dict[int, float],
                 texts: Callable[[list[int]], list[str]]) -> dict[int, float]:

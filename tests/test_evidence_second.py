@@ -26,7 +26,7 @@ class Pick:
 
 def scorer() -> SentenceScorer:
     first, second = Pick("first", "会议在纽约举行。"), Pick("second", "联合国大会通过了一项决议。")
-    return SentenceScorer(Combined([second, first], [1.0, 1.0]), sentences=first)
+    return SentenceScorer(Combined([second, first], [1.0, 1.0]), sentences=first, capacity=100)  # its own store
 
 
 def test_the_second_part_is_the_combined_model_part_that_does_not_score_sentences():
@@ -42,10 +42,10 @@ def test_an_english_question_mixes_in_the_second_part_and_a_chinese_one_does_not
     kw = {"literal": False, "number_boost": 0.0, "max_sentences": 1, "prior": 0.0}
     s = scorer()
     alone = select(q_en, np.zeros(2), PASSAGES, s, {}, second_share=0.0, **kw)
-    assert [x.text for x in alone] == ["会议在纽约举行。"] and not s.second_cache  # not even embedded
+    assert [x.text for x in alone] == ["会议在纽约举行。"] and not s.store.held(s.second)  # not even embedded
     mixed = select(q_en, np.zeros(2), PASSAGES, s, {}, **kw)  # the default share for a cross-language question
     assert CROSS_SECOND_SHARE > 0.5 and [x.text for x in mixed] == ["联合国大会通过了一项决议。"]
-    assert set(s.second_cache) == {"联合国大会通过了一项决议。", "会议在纽约举行。", "会议持续了三天。"}
+    assert s.store.held(s.second) == {"联合国大会通过了一项决议。", "会议在纽约举行。", "会议持续了三天。"}
     fresh = scorer()
     select(q_zh, np.zeros(2), PASSAGES, fresh, {}, **kw)
-    assert not fresh.second_cache  # a Chinese question keeps the fast part alone
+    assert not fresh.store.held(fresh.second)  # a Chinese question keeps the fast part alone

@@ -63,3 +63,21 @@ def test_short_pieces_are_not_sentences_and_a_passage_without_any_is_itself():
 def test_only_measured_models_get_it():
     assert applies("e5-small+use-m3") and applies("e5-small")
     assert not applies("hash") and not applies("use-m3")
+
+
+def test_the_evidence_step_reuses_the_sentence_vectors_of_the_re_scoring():
+    """An English question's quoted sentences are scored with e5 too (qa/evidence.py CROSS_SECOND_SHARE): the
+    sentences the search already embedded for its re-scoring are not embedded again."""
+    from qa.embedding import Combined
+    from qa.evidence import SentenceScorer
+
+    e5, use = TableEmbedder(TABLE), TableEmbedder(TABLE)
+    e5.embed_queries = use.embed_queries = lambda texts: np.stack([X for _ in texts])
+    combined = Combined([e5, use], [0.9, 0.1])
+    SentenceRanker(combined).rescore(np.concatenate([X, X]), {0: 0.5}, lambda rows: [MIXED])
+    assert e5.embedded == use.embedded == ["关于天气的一句话。", "这里是答案所在的句子。"]
+    scorer = SentenceScorer(combined, sentences=use)
+    assert scorer.second is e5
+    scorer.vectors(["这里是答案所在的句子。"])
+    assert scorer.second_cosines("Where is the answer?", ["这里是答案所在的句子。"]).tolist() == [1.0]
+    assert len(e5.embedded) == len(use.embedded) == 2  # nothing embedded again
