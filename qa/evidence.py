@@ -21,7 +21,7 @@ import numpy as np
 
 from .query import asks_number, keywords_apply, searched_literally
 from .sentencevectors import SHARED, SentenceVectors
-from .text import fold, query_tokens, sentences
+from .text import MIN_SENTENCE, fold, query_tokens, sentences
 
 if TYPE_CHECKING:
     from .store.base import Store
@@ -201,7 +201,7 @@ def select(question: str, qvec: np.ndarray | None, passages: list[str], scorer: 
         number_boost = CROSS_NUMBER_BOOST if cross else 0.0
     if literal is None:
         literal = cross
-    cands = [(i, s, a, b) for i, p in enumerate(passages) for s, a, b in sentences(p) if len(s) >= 4]
+    cands = [(i, s, a, b) for i, p in enumerate(passages) for s, a, b in sentences(p) if len(s) >= MIN_SENTENCE]
     if not cands:
         return []
     kw = np.array([keyword_overlap(question, s, idf) for _, s, _, _ in cands])

@@ -9,9 +9,9 @@ are not touched (no cost; their gain was +.003). Measured on the dev half of xqu
 (benchmarks/sentence_rank.py, benchmarks/README.md "A passage's best sentence"): TOP 10 and SHARE 0.5.
 
 Only models measured get it (MODELS: e5-small carries the gain; use-m3 alone moved little, others were not
-measured). Sentence vectors cost one embedding per sentence not seen before (~0.7-1 s for an English question
-on the seed index, nothing cached: benchmarks/README.md); they are kept per model (qa/sentencevectors.py) and
-the evidence step reuses them.
+measured). Sentence vectors cost one embedding per sentence not seen before (an English answer on the seed index
+with nothing cached: 445 -> 826 ms, benchmarks/sentence_cost.py); they are kept per model (qa/sentencevectors.py)
+and the evidence step reuses them.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ import numpy as np
 
 from .embedding import Embedder
 from .sentencevectors import SHARED, SentenceVectors
-from .text import sentences
+from .text import MIN_SENTENCE, sentences
 
 TOP = 10
 SHARE = 0.5
 MODELS = ("e5-small", "e5-small+use-m3")
-MIN_CHARS = 4  # shorter pieces ("一、") are not sentences of their own
 
 
 def passage_sentences(text: str) -> list[str]:
-    """The sentences scored for a passage: its sentences of MIN_CHARS or more, else the passage itself."""
-    out = [s for s, _, _ in sentences(text) if len(s) >= MIN_CHARS]
+    """The sentences scored for a passage: those the evidence step quotes from (MIN_SENTENCE characters or more,
+    so both embed the same texts and share their vectors), else the passage itself."""
+    out = [s for s, _, _ in sentences(text) if len(s) >= MIN_SENTENCE]
     return out or [text]
 
 

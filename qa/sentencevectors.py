@@ -1,6 +1,7 @@
 """Sentence vectors kept for the process, per model: the search's best-sentence re-scoring (qa/sentencerank.py)
 and the evidence step (qa/evidence.py) embed the same sentences of the same top passages, so each sentence is
-embedded once per model (an English question's e5 sentence vectors cost ~0.5-1 s over passages not seen before).
+embedded once per model (an English question's e5 sentence vectors cost an answer ~0.4 s over passages not seen
+before: benchmarks/sentence_cost.py).
 
 An LRU of CAPACITY sentences (about 30-40 MB of float32 at e5's 384 and USE's 512 dimensions); thread-safe.
 """

@@ -92,6 +92,9 @@ def fold(text: str) -> str:
     return text.lower()
 
 
+MIN_SENTENCE = 4  # characters: shorter pieces ("对。", "一、") are not quoted or scored as sentences of their own
+
+
 def sentences(text: str) -> Iterator[tuple[str, int, int]]:
     """Yield (sentence, start, end) with `text[start:end] == sentence`, whitespace trimmed."""
     start = 0

@@ -81,3 +81,36 @@ def test_the_evidence_step_reuses_the_sentence_vectors_of_the_re_scoring():
     scorer.vectors(["这里是答案所在的句子。"])
     assert scorer.second_cosines("Where is the answer?", ["这里是答案所在的句子。"]).tolist() == [1.0]
     assert len(e5.embedded) == len(use.embedded) == 2  # nothing embedded again
+
+
+class Axis:
+    """Words as axes: a text's vector counts 答案 ("answer") and 别的 ("something else"); every question is the
+    answer axis. Enough to make a passage whose one sentence is the answer rank below a blurrier one."""
+
+    name, dim = "axis", 3
+
+    def identity(self) -> dict:
+        return {"model": self.name, "dim": self.dim}
+
+    def embed_documents(self, texts):
+        v = np.array([[t.count("答案"), t.count("别的"), 0.01] for t in texts], np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    def embed_queries(self, texts):
+        return np.array([[1.0, 0.0, 0.0]] * len(texts), np.float32)
+
+
+def test_the_search_re_scores_only_a_question_in_another_language_and_hits_keep_their_own_cosines(
+        tmp_path, monkeypatch):
+    from qa import sentencerank
+    from qa.evaluate import corpus_retriever
+
+    monkeypatch.setattr(sentencerank, "MODELS", (*sentencerank.MODELS, "axis"))
+    corpus = [{"id": "one-sentence", "text": "答案就在这里。别的别的。别的事情。"},  # passage cosine .32, one sentence 1.0
+              {"id": "blurred", "text": "答案和别的别的混在一起。"}]  # .45 as a whole and as its one sentence
+    retriever, _ = corpus_retriever(corpus, Axis(), tmp_path / "cache")
+    english = retriever.search("Where is the answer?", 2, "dense")
+    assert [h.chunk_id for h in english] == ["one-sentence", "blurred"]
+    assert english[0].dense_score == pytest.approx(1 / np.sqrt(1 + 9 + 1e-4), abs=1e-3)  # its own cosine, not mixed
+    chinese = retriever.search("答案在哪里？", 2, "dense")  # its words can be in the articles: not re-scored
+    assert [h.chunk_id for h in chinese] == ["blurred", "one-sentence"]
