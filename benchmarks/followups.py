@@ -107,7 +107,10 @@ def undump(rec: dict) -> dict:
     def search(o: dict) -> conversation.Search:
         return conversation.Search("", None, [], None, o.get("score"), o["in_scope"])
 
-    return {**rec, "_alone": search(rec["alone"]), "_joined": search(rec["joined"])}
+    # the wording prior is a function of the question alone: recomputed, so a dump follows qa/conversation.py's
+    # current rule (the searches themselves do not depend on it)
+    return {**rec, "leans": conversation.leans(rec["question"], rec["lang"]), "_alone": search(rec["alone"]),
+            "_joined": search(rec["joined"])}
 
 
 def read_dumps(paths: list[Path]) -> list[dict]:
@@ -272,7 +275,7 @@ def main() -> None:
             "joined when the question alone lands near the passage the previous answer cited (its cosine to it "
             f"minus its best passage cosine ≥ NEAR_LEAN {near[1]} when it leans on the context, ≥ NEAR {near[0]} "
             f"otherwise, or, leaning, ≥ NEAR_LOOSE {conversation.NEAR_LOOSE} and ≥ Z_LOOSE {conversation.Z_LOOSE} in "
-            "units of its own top-50 dense spread; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles, or ≥ "
+            f"units of its own top-50 dense spread; a Chinese question's own words ≥ COVERAGE_FLOOR {near[2]} in the articles, or ≥ "
             f"COVERAGE_EXACT {near[5]} when it is ≥ NEAR_EXACT {near[4]} near; not when its own numbers are in its "
             "own top passage but not in the cited one; answered when "
             f"the joined search is in scope or the question is ≥ FORCE_NEAR {near[3]} near), thresholds fitted on "

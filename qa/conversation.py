@@ -61,8 +61,13 @@ _LEANS = {
     "zh": re.compile(r"^(那|那么|还有|另外|而且|并且|然后|此外)|它|他们|她们|它们|这个|那个|这些|那些|该|其|此|呢[？?]?$"),
     "ja": re.compile(r"^(では|じゃあ|それで|それから|また)|それ|これ|あれ|その|この|彼|彼女"),
     "ko": re.compile(r"^(그럼|그러면|그리고|또)|그것|이것|그들|그녀|그의"),
-    "en": re.compile(r"^(and|what about|how about|also|then|so)\b|\b(it|its|they|them|their|this|that|these|those|"
-                     r"he|she|his|her)\b", re.I),
+    # "that" only as a demonstrative (at the start, after a preposition, a form of be/do, a wh-word or a
+    # conjunction: "after that", "was that law"): after a noun or a verb it is a relative pronoun or a
+    # complementizer ("the law that passed", "evidence indicates that ...") and refers to nothing earlier
+    "en": re.compile(r"^(and|what about|how about|also|then|so)\b|\b(it|its|they|them|their|this|these|those|"
+                     r"he|she|his|her)\b|(?:^|\b(?:of|in|on|at|from|to|for|with|by|about|after|before|during|since|"
+                     r"is|was|are|were|be|been|did|does|do|and|but|or|what|when|where|why|how|who|which)\s+)that\b",
+                     re.I),
     "fr": re.compile(r"^(et|alors|puis|aussi)\b|\b(il|elle|ils|elles|le|la|les|lui|leur|ce|cela|ça)\b", re.I),
     "de": re.compile(r"^(und|dann|also|auch)\b|\b(es|er|sie|ihm|ihr|ihn|dies|diese|dieser|das)\b", re.I),
     "es": re.compile(r"^(y|entonces|también)\b|\b(él|ella|ellos|ellas|lo|la|los|las|le|les|eso|esto)\b", re.I),

@@ -53,6 +53,15 @@ def test_leaning_words_are_a_prior_per_language():
     assert leans("それはいつ可決されたの？", "ja") and leans("Et quand a-t-elle été adoptée ?", "fr")
 
 
+def test_english_that_leans_only_as_a_demonstrative():
+    # a relative pronoun or a complementizer refers to nothing earlier: such a question is not a follow-up by wording
+    assert not leans("Evidence indicates that Cydippids are not what?", "en")
+    assert not leans("Who is the Costa Rican President that went to Harvard?", "en")
+    # a demonstrative does: at the start, after a preposition, a form of be or a wh-word
+    assert leans("What happened after that?", "en") and leans("When was that law passed?", "en")
+    assert leans("That treaty was signed when?", "en")
+
+
 def test_context_is_the_previous_question_and_its_own_antecedent():
     assert context_of([], "zh") == ""
     assert context_of(["A是什么？", DATE_Q], "zh") == DATE_Q
