@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,22 +154,27 @@ class Retriever:
         scope = timeexpr.parse(question, today)
         if stats is not None and scope is not None:
             stats["time"] = scope
-        ranked, dense_scores, keyword_scores = self._ranked(question, query_vector, mode, filters, n, scope, stats)
-        if scope is not None and scope.topic and ranked:  # "X当天，Y…": Y alone too, the two rankings averaged
-            alone, _, _ = self._ranked(scope.topic, None, mode, filters, n, None, None)
-            ranked = _mean(ranked, alone)
         cache: dict[int, dict] = {}
 
-        def chunk(row: int) -> dict:  # passages are read from the store once, only those looked at
-            if row not in cache:
-                cache[row] = self.store.passages([row])[0]
-            return cache[row]
+        def read(rows: list[int]) -> list[dict]:  # each passage read from the store once, in one call per step
+            todo = [r for r in dict.fromkeys(rows) if r not in cache]
+            if todo:
+                cache.update(zip(todo, self.store.passages(todo)))
+            return [cache[r] for r in rows]
 
+        def chunk(row: int) -> dict:
+            return read([row])[0]
+
+        ranked, dense_scores, keyword_scores = self._ranked(question, query_vector, mode, filters, n, scope, stats,
+                                                            read)
+        if scope is not None and scope.topic and ranked:  # "X当天，Y…": Y alone too, the two rankings averaged
+            alone, _, _ = self._ranked(scope.topic, None, mode, filters, n, None, None, read)
+            ranked = _mean(ranked, alone)
         if scope is not None and ranked:  # time: passages dated inside the range move up (soft, never removed)
-            rows = [row for row, _ in ranked]
-            cache.update(zip(rows, self.store.passages(rows)))
+            read([row for row, _ in ranked])
             scale = {"hybrid": 1.0, "dense": 0.2}.get(mode, ranked[0][1])
             ranked = timeexpr.prefer(ranked, scope, lambda r: self._dates(chunk(r)), scale)
+        read([row for row, _ in ranked[:k]])  # the hits' passages in one call (a round trip each on a server)
         if k > 1 and len(ranked) > 1:  # one story's near-identical paragraphs from two articles: one card, not two
             ranked = syndication.diversify(ranked, lambda r: chunk(r)["text"], lambda r: chunk(r)["article_id"],
                                            min(k, 5))
@@ -177,9 +183,10 @@ class Retriever:
                 for i, (row, score) in enumerate(ranked)]
 
     def _ranked(self, question: str, query_vector: np.ndarray | None, mode: str, filters: Filters, n: int,
-                scope: timeexpr.TimeScope | None, stats: dict | None
+                scope: timeexpr.TimeScope | None, stats: dict | None, read: Callable[[list[int]], list[dict]]
                 ) -> tuple[list[tuple[int, float]], dict[int, float], dict[int, float]]:
-        """One text's ranking before the time preference, with the dense and keyword scores it came from."""
+        """One text's ranking before the time preference, with the dense and keyword scores it came from.
+        `read(rows)`: the search's passages (read once, shared with the hits)."""
         dense_scores: dict[int, float] = {}
         keyword_scores: dict[int, float] = {}
         coverage = 0.0
@@ -193,7 +200,7 @@ class Retriever:
         ranking_dense = dense_scores
         if dense_scores and self._sentences is not None and not keywords_apply(question):
             ranking_dense = self._sentences.rescore(
-                vec, dense_scores, lambda rows: [c["text"] for c in self.store.passages(rows)])
+                vec, dense_scores, lambda rows: [c["text"] for c in read(rows)])
         if mode in ("keyword", "hybrid"):
             text = f"{question} {scope.resolved}" if scope and scope.resolved else question
             toks = query_tokens(text)

@@ -114,3 +114,22 @@ def test_the_search_re_scores_only_a_question_in_another_language_and_hits_keep_
     assert english[0].dense_score == pytest.approx(1 / np.sqrt(1 + 9 + 1e-4), abs=1e-3)  # its own cosine, not mixed
     chinese = retriever.search("答案在哪里？", 2, "dense")  # its words can be in the articles: not re-scored
     assert [h.chunk_id for h in chinese] == ["blurred", "one-sentence"]
+
+
+def test_a_search_reads_its_passages_from_the_store_once(tmp_path, monkeypatch):
+    # on a server every read is a round trip: the re-scoring's passages and the hits' are read in one call each,
+    # and a passage the re-scoring read is not read again for its hit
+    from qa import sentencerank
+    from qa.evaluate import corpus_retriever
+
+    monkeypatch.setattr(sentencerank, "MODELS", (*sentencerank.MODELS, "axis"))
+    filler = ["".join(chr(0x4E00 + 40 * i + j) for j in range(30)) for i in range(12)]  # no two alike
+    corpus = [{"id": f"p{i}", "text": f"答案就在这里。{filler[i]}。" + "别的事情。" * i} for i in range(12)]
+    retriever, _ = corpus_retriever(corpus, Axis(), tmp_path / "cache")
+    calls: list[list[int]] = []
+    real = retriever.store.passages
+    monkeypatch.setattr(retriever.store, "passages", lambda rows: calls.append(list(rows)) or real(rows))
+    hits = retriever.search("Where is the answer?", 5, "hybrid")
+    assert len(hits) == 5 and len(calls) == 1 and len(calls[0]) == sentencerank.TOP  # the hits were among them
+    calls.clear()
+    assert len(retriever.search("答案在哪里？", 5, "hybrid")) == 5 and len(calls) == 1  # not re-scored: one read
