@@ -9,11 +9,17 @@ the specific part alone is compared too (`specific`).
     >>> key_en("Eugene Fama"), key_zh("尤金·法马")
     ('JNFM', 'JNFM')
     >>> round(score("Hadrian", ["哈德良"]), 2), round(score("Dallas", ["威尔"]), 2)
-    (1.0, 0.0)
+    (1.0, 0.25)
     >>> specific("Saffir-Simpson Scale"), specific("Brookhaven")
     ('Saffir-Simpson', 'Brookhaven')
 
-Skeletons shorter than MIN_KEY score 0: two or three consonants match some word of any passage by chance.
+Skeletons shorter than MIN_KEY score 0: two or three consonants match some word of any passage by chance. So a
+second skeleton keeps the vowels too (three classes: a, e/i/y, o/u; pinyin medials dropped, xiao -> xao), which gives
+a short name enough to compare (Manning = 曼宁: MNG alone is too short, MaNiN is not); a name's score is the better
+of the two (benchmarks/grounding_names.py).
+
+    >>> vowel_keys("Manning"), vowel_key_zh("曼宁")
+    ({'MaNiN'}, 'MaNiN')
 """
 
 from __future__ import annotations
@@ -87,10 +93,73 @@ def key_zh(text: str) -> str:
     return _skeleton("".join(syllables))
 
 
-def score(name: str, words: list[str]) -> float:
-    """The best ratio between the name's skeleton and any of `words`' (Chinese words or runs of words)."""
+def score(name: str, words: list[str], vowels: bool = True) -> float:
+    """The best ratio between the name's skeleton and any of `words`' (Chinese words or runs of words); with
+    `vowels`, the better of that and the vowel skeletons' (`vowel_score`)."""
     names = {name, specific(name)}
-    return max(_score(key, words) for n in names for key in keys_en(n))
+    best = max(_score(key, words) for n in names for key in keys_en(n))
+    return max(best, vowel_score(name, words)) if vowels else best
+
+
+# The vowel skeleton: vowels in three classes beside the consonant classes.
+_VOWEL_CLASS = {**_CLASS, "a": "a", "e": "i", "i": "i", "y": "i", "o": "u", "u": "u"}
+_VOWEL_EN = [("sch", "S"), ("sh", "S"), ("ch", "J"), ("ph", "F"), ("th", "D"), ("ck", "G"), ("qu", "GW"),
+             ("x", "GS"), ("ng", "N"), ("ce", "Se"), ("ci", "Si"), ("cy", "Sy")]
+_MEDIAL = re.compile(r"^([a-z]*?)[iu](?=[aeo])")  # the i of xiao, the u of guo: rarely written in English
+
+
+def _vowel_skeleton(s: str) -> str:
+    out: list[str] = []
+    for ch in s:
+        c = ch if ch.isupper() else _VOWEL_CLASS.get(ch, "")
+        if c and (not out or out[-1] != c):
+            out.append(c)
+    return "".join(out)
+
+
+def vowel_keys(name: str) -> set[str]:
+    """The name's vowel skeletons, with and without its syllable-final r's."""
+    s = re.sub(r"[^a-z]", "", name.lower())
+    s = re.sub(r"m(?![aeiouy])", "n", s)
+    out = set()
+    for t in (s, re.sub(r"(?<=[aeiouy])r+(?![aeiouy])", "", s)):
+        t = re.sub(r"e$", "", t) if len(t) > 3 else t  # a silent final e
+        for a, b in _VOWEL_EN:
+            t = t.replace(a, b)
+        out.add(_vowel_skeleton(t))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def vowel_key_zh(text: str) -> str:
+    try:
+        from pypinyin import Style, lazy_pinyin
+    except ImportError:
+        return ""
+    syllables = []
+    for syl in lazy_pinyin("".join(_HAN.findall(text)), style=Style.NORMAL):
+        syl = "r" if syl == "er" else _MEDIAL.sub(r"\1", syl)
+        for a, b in _PINYIN_GROUPS:
+            syl = syl.replace(a, b)
+        syllables.append(syl)
+    return _vowel_skeleton("".join(syllables))
+
+
+def vowel_score(name: str, words: list[str]) -> float:
+    """The best ratio between the name's vowel skeletons and `words`' (skeletons under MIN_KEY score 0)."""
+    best = 0.0
+    m = SequenceMatcher(None, autojunk=False)
+    for n in {name, specific(name)}:
+        for key in vowel_keys(n):
+            if len(key) < MIN_KEY:
+                continue
+            m.set_seq2(key)
+            for k in {vowel_key_zh(w) for w in words if _HAN.search(w)}:
+                if k and abs(len(k) - len(key)) <= len(key):
+                    m.set_seq1(k)
+                    if m.quick_ratio() > best:
+                        best = max(best, m.ratio())
+    return best
 
 
 def _score(key: str, words: list[str]) -> float:
