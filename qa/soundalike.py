@@ -147,30 +147,25 @@ def vowel_key_zh(text: str) -> str:
 
 def vowel_score(name: str, words: list[str]) -> float:
     """The best ratio between the name's vowel skeletons and `words`' (skeletons under MIN_KEY score 0)."""
-    best = 0.0
-    m = SequenceMatcher(None, autojunk=False)
-    for n in {name, specific(name)}:
-        for key in vowel_keys(n):
-            if len(key) < MIN_KEY:
-                continue
-            m.set_seq2(key)
-            for k in {vowel_key_zh(w) for w in words if _HAN.search(w)}:
-                if k and abs(len(k) - len(key)) <= len(key):
-                    m.set_seq1(k)
-                    if m.quick_ratio() > best:
-                        best = max(best, m.ratio())
-    return best
+    keys = {key for n in {name, specific(name)} for key in vowel_keys(n)}
+    return _best(keys, {vowel_key_zh(w) for w in words if _HAN.search(w)})
 
 
 def _score(key: str, words: list[str]) -> float:
-    if len(key) < MIN_KEY:
-        return 0.0
-    m = SequenceMatcher(None, autojunk=False)
-    m.set_seq2(key)
+    return _best({key}, {key_zh(w) for w in words if _HAN.search(w)})
+
+
+def _best(keys: set[str], skeletons: set[str]) -> float:
+    """The best difflib ratio between any of `keys` (MIN_KEY classes or more) and any of `skeletons`."""
     best = 0.0
-    for k in {key_zh(w) for w in words if _HAN.search(w)}:
-        if k and abs(len(k) - len(key)) <= len(key):
-            m.set_seq1(k)
-            if m.quick_ratio() > best:
-                best = max(best, m.ratio())
+    m = SequenceMatcher(None, autojunk=False)
+    for key in keys:
+        if len(key) < MIN_KEY:
+            continue
+        m.set_seq2(key)
+        for k in skeletons:
+            if k and abs(len(k) - len(key)) <= len(key):
+                m.set_seq1(k)
+                if m.quick_ratio() > best:
+                    best = max(best, m.ratio())
     return best
