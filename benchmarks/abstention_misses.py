@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import abstention as ab  # noqa: E402
 from benchmarks.machine import machine, publish  # noqa: E402
+from qa import Settings  # noqa: E402
 from qa import evidence as ev  # noqa: E402
 from qa.embedding import load_embedder  # noqa: E402
 from qa.evaluate import corpus_retriever, read_jsonl  # noqa: E402
@@ -47,7 +48,7 @@ def main() -> int:
     embedder = load_embedder(args.model)
     scorer = ev.SentenceScorer(embedder)
     corpus = read_jsonl(args.eval / "xquad-zh" / "corpus.jsonl", ("id", "text"))
-    retriever, _ = corpus_retriever(corpus, embedder, Path.home() / ".cache" / "newsqa" / "eval")
+    retriever, _ = corpus_retriever(corpus, embedder, Settings.load().cache)  # the eval vector cache
     rows = []
     for q, v in zip(questions, embedder.embed_queries(questions)):
         hits = retriever.search(q, 5, "hybrid", query_vector=v)
