@@ -54,10 +54,11 @@ def specific(name: str) -> str:
     return " ".join(words) or name
 
 
-def _skeleton(s: str) -> str:
+def _skeleton(s: str, classes: dict[str, str] | None = None) -> str:
+    classes = _CLASS if classes is None else classes
     out: list[str] = []
     for ch in s:
-        c = ch if ch.isupper() else _CLASS.get(ch, "")
+        c = ch if ch.isupper() else classes.get(ch, "")
         if c and (not out or out[-1] != c):
             out.append(c)
     return "".join(out)
@@ -109,12 +110,7 @@ _MEDIAL = re.compile(r"^([a-z]*?)[iu](?=[aeo])")  # the i of xiao, the u of guo:
 
 
 def _vowel_skeleton(s: str) -> str:
-    out: list[str] = []
-    for ch in s:
-        c = ch if ch.isupper() else _VOWEL_CLASS.get(ch, "")
-        if c and (not out or out[-1] != c):
-            out.append(c)
-    return "".join(out)
+    return _skeleton(s, _VOWEL_CLASS)
 
 
 def vowel_keys(name: str) -> set[str]:
